@@ -1,0 +1,66 @@
+"""auth_service: the token issuer of the stack."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from apiflask import APIFlask
+from secure_service import RevocationStore, Verifier, create_service_app, health_blueprint, redis_client
+from secure_service.jwks import hmac_kid
+
+from . import discovery, routes
+from .keystore import KeyStore
+from .settings import CREDENTIALS_SCOPE, SERVICE_NAME, AuthSettings
+from .tokens import TokenIssuer
+from .users_client import UsersClient
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
+    """Build auth_service; ``config`` overrides environment variables of the same name."""
+    settings = AuthSettings.load(config)
+    app = create_service_app(__name__, SERVICE_NAME, title="auth_service", log_level=settings.log_level)
+
+    public_jwks: Callable[[], dict[str, Any]]
+    if settings.signing_algorithm == "HS256":
+        # Opt-in shared secret: nothing is published, every verifier holds the secret.
+        assert settings.verifier.hs256_secret is not None
+        signing_kid, signing_key = hmac_kid(settings.verifier.hs256_secret), settings.verifier.hs256_secret.encode()
+
+        def public_jwks() -> dict[str, Any]:
+            return {"keys": []}
+    else:
+        keystore = KeyStore(settings.keys_dir, settings.signing_algorithm)
+        keystore.load_or_create()
+        signing_kid, signing_key = keystore.active.kid, keystore.active.private_key
+        public_jwks = keystore.public_jwks
+
+    revocation = RevocationStore(
+        redis_client(settings.verifier.redis_url), max_token_lifetime_seconds=settings.refresh_token_ttl
+    )
+    verifier = Verifier()
+    verifier.init_app(app, settings.verifier, jwks_fetcher=public_jwks, revocation=revocation)
+    app.config.update(
+        JWT_ALGORITHM=settings.signing_algorithm,
+        JWT_ENCODE_ISSUER=settings.verifier.issuer,
+        JWT_ENCODE_NBF=True,
+    )
+    verifier.jwt.encode_key_loader(lambda _identity: signing_key)
+
+    issuer = TokenIssuer(settings, revocation, signing_kid)
+    app.extensions.update(
+        {
+            "auth_service.settings": settings,
+            "auth_service.issuer": issuer,
+            "auth_service.public_jwks": public_jwks,
+            "auth_service.users": UsersClient(
+                settings.users_service_url,
+                settings.peer_timeout_seconds,
+                lambda: issuer.own_service_token(CREDENTIALS_SCOPE),
+            ),
+        }
+    )
+    app.register_blueprint(routes.bp)
+    app.register_blueprint(discovery.bp)
+    app.register_blueprint(health_blueprint({"redis": revocation.ping, "signing_key": lambda: True}))
+    return app

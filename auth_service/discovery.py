@@ -1,0 +1,39 @@
+"""Public discovery documents: the JWKS and the authorization-server metadata."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIBlueprint
+from flask import current_app
+
+from .settings import USER_SCOPES, AuthSettings
+
+bp = APIBlueprint("discovery", __name__, url_prefix="/.well-known", tag="Discovery")
+
+
+@bp.get("/jwks.json")
+def jwks() -> tuple[dict[str, Any], int, dict[str, str]]:
+    """The public keys that verify this issuer's tokens (never a private member)."""
+    document = current_app.extensions["auth_service.public_jwks"]()
+    # Short caching: verifiers refetch on an unknown kid anyway, and rotation stays quick.
+    return document, 200, {"Cache-Control": "public, max-age=300"}
+
+
+@bp.get("/openid-configuration")
+def openid_configuration() -> dict[str, Any]:
+    """Issuer metadata (RFC 8414 fields): where the keys and the token endpoint are."""
+    settings: AuthSettings = current_app.extensions["auth_service.settings"]
+    issuer = settings.verifier.issuer.rstrip("/")
+    return {
+        "issuer": settings.verifier.issuer,
+        "jwks_uri": f"{issuer}/.well-known/jwks.json",
+        "token_endpoint": f"{issuer}/auth/token",
+        "grant_types_supported": ["client_credentials", "refresh_token"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post"],
+        "response_types_supported": ["token"],
+        "subject_types_supported": ["public"],
+        "scopes_supported": list(USER_SCOPES),
+        "id_token_signing_alg_values_supported": [settings.signing_algorithm],
+        "token_endpoint_auth_signing_alg_values_supported": [settings.signing_algorithm],
+    }

@@ -1,0 +1,182 @@
+"""auth_service endpoints: login, refresh, logout, revocation and service tokens."""
+
+from __future__ import annotations
+
+import hmac
+import time
+import uuid
+from typing import Any
+
+import jwt
+from apiflask import APIBlueprint
+from flask import current_app
+from flask_jwt_extended import decode_token
+from flask_jwt_extended.exceptions import JWTExtendedException
+from secure_service import (
+    InvalidCredentials,
+    InvalidRequest,
+    InvalidToken,
+    Rotation,
+    ServiceError,
+    TokenRevoked,
+    audit,
+    current_claims,
+    authenticate,
+    require_token,
+    verifier_state,
+)
+
+from . import schemas
+from .settings import AuthSettings, ServiceClient
+from .tokens import TokenIssuer
+from .users_client import UsersClient
+
+bp = APIBlueprint("auth", __name__, url_prefix="/auth", tag="Auth")
+
+
+class InvalidClient(ServiceError):
+    status_code = 401
+    code = "invalid_client"
+    default_message = "Client authentication failed."
+
+
+class InvalidScope(ServiceError):
+    status_code = 400
+    code = "invalid_scope"
+    default_message = "The requested scope is not allowed for this client."
+
+
+def _settings() -> AuthSettings:
+    return current_app.extensions["auth_service.settings"]  # type: ignore[no-any-return]
+
+
+def _issuer() -> TokenIssuer:
+    return current_app.extensions["auth_service.issuer"]  # type: ignore[no-any-return]
+
+
+def _users() -> UsersClient:
+    return current_app.extensions["auth_service.users"]  # type: ignore[no-any-return]
+
+
+@bp.post("/login")
+@bp.input(schemas.LoginIn, arg_name="body")
+@bp.output(schemas.TokenPairOut)
+@bp.doc(responses={401: "Invalid credentials", 503: "A dependency is unavailable"})
+def login(body: dict[str, Any]) -> dict[str, Any]:
+    """Exchange a username and password for an access and a refresh token."""
+    user = _users().check_credentials(body["username"], body["password"])
+    if user is None or not user.active:
+        # One answer for an unknown user, a wrong password and a disabled account.
+        audit("login_failed", username=body["username"])
+        raise InvalidCredentials()
+    pair = _issuer().new_session(user)
+    audit("login_succeeded", sub=user.id)
+    return pair.as_response()
+
+
+@bp.post("/refresh")
+@bp.output(schemas.TokenPairOut)
+@bp.doc(security="BearerAuth", responses={401: "Invalid, revoked or reused refresh token"})
+def refresh() -> dict[str, Any]:
+    """Rotate a refresh token (sent as the Bearer token): a new pair, the old one dies."""
+    claims = authenticate(refresh=True)
+    sid, sub = claims["sid"], claims["sub"]
+    user = _users().get_user(sub)
+    if user is None or not user.active:
+        verifier_state().revocation.revoke_session(jti=claims["jti"], expires_at=claims["exp"], sids=[sid])
+        raise InvalidToken("The user of this session no longer exists or is disabled.")
+    new_jti = str(uuid.uuid4())
+    outcome = verifier_state().revocation.rotate(sid, claims["jti"], new_jti, claims["exp"] - int(time.time()))
+    if outcome is Rotation.REUSED:
+        # RFC 9700 §4.14.2: a rotated refresh token came back, so one of its holders is
+        # an attacker; the whole family has just been revoked.
+        audit("refresh_reuse_detected", sub=sub, jti=claims["jti"], sid=sid)
+        raise TokenRevoked("This refresh token was already used; the session has been revoked.")
+    if outcome is not Rotation.ROTATED:
+        raise TokenRevoked("This session has ended.")
+    pair = _issuer().rotated_pair(user, sid=sid, new_refresh_jti=new_jti, family_expires_at=claims["exp"])
+    audit("token_refreshed", sub=sub, sid=sid)
+    return pair.as_response()
+
+
+@bp.post("/logout")
+@require_token()
+@bp.input(schemas.LogoutIn, arg_name="body")
+@bp.output({}, status_code=204)
+@bp.doc(security="BearerAuth")
+def logout(body: dict[str, Any]) -> tuple[str, int]:
+    """End this session: the access token and its refresh family stop working everywhere."""
+    claims = current_claims()
+    extra_sid = _refresh_sid_of(body["refresh_token"], claims["sub"]) if "refresh_token" in body else None
+    sessions = {sid for sid in (claims.get("sid"), extra_sid) if sid}
+    verifier_state().revocation.revoke_session(jti=claims["jti"], expires_at=claims["exp"], sids=sessions)
+    audit("logout", sub=claims["sub"], jti=claims["jti"], sid=claims.get("sid"))
+    return "", 204
+
+
+def _refresh_sid_of(token: str, sub: str) -> str:
+    """The session of a refresh token sent to logout; it must be a valid one of this user."""
+    try:
+        payload = decode_token(token, allow_expired=True)
+        header = jwt.get_unverified_header(token)
+        verifier_state().check_claims(header, payload)
+    except (jwt.InvalidTokenError, JWTExtendedException, ServiceError, TypeError, ValueError) as e:
+        raise InvalidRequest("refresh_token is not a valid refresh token.") from e
+    if payload.get("type") != "refresh" or payload["sub"] != sub:
+        raise InvalidRequest("refresh_token is not a refresh token of this user.")
+    return str(payload["sid"])
+
+
+@bp.post("/logout-all")
+@require_token()
+@bp.output({}, status_code=204)
+@bp.doc(security="BearerAuth")
+def logout_all() -> tuple[str, int]:
+    """Revoke every token of the caller issued before now, on every service."""
+    claims = current_claims()
+    verifier_state().revocation.revoke_user(claims["sub"])
+    audit("logout_all", sub=claims["sub"], jti=claims["jti"])
+    return "", 204
+
+
+@bp.post("/revoke")
+@require_token(roles=["admin"])
+@bp.input(schemas.RevokeIn, arg_name="body")
+@bp.output({}, status_code=204)
+@bp.doc(security="BearerAuth")
+def revoke_user(body: dict[str, Any]) -> tuple[str, int]:
+    """Admin: revoke every token of a user issued before now."""
+    verifier_state().revocation.revoke_user(body["user_id"])
+    audit("admin_revoke", sub=current_claims()["sub"], target_sub=body["user_id"])
+    return "", 204
+
+
+@bp.post("/token")
+@bp.input(schemas.ClientCredentialsIn, location="json_or_form", arg_name="body")
+@bp.output(schemas.ServiceTokenOut)
+@bp.doc(responses={400: "Scope not allowed", 401: "Client authentication failed"})
+def client_credentials(body: dict[str, Any]) -> dict[str, Any]:
+    """Client-credentials grant: a service token for service-to-service calls."""
+    client = _authenticate_client(body["client_id"], body["client_secret"])
+    requested = frozenset(body.get("scope", "").split()) or client.scopes
+    if not requested <= client.scopes:
+        raise InvalidScope()
+    token = _issuer().service_token(client.client_id, requested)
+    audit("service_token_issued", sub=client.client_id)
+    return {
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": _settings().access_token_ttl,
+        "scope": " ".join(sorted(requested)),
+    }
+
+
+def _authenticate_client(client_id: str, secret: str) -> ServiceClient:
+    client = _settings().clients.get(client_id)
+    expected = client.secret if client else "x" * 32
+    # Constant-time comparison, also for an unknown client, so timing reveals nothing.
+    matches = hmac.compare_digest(expected.encode(), secret.encode())
+    if client is None or not matches:
+        audit("client_auth_failed", client_id=client_id)
+        raise InvalidClient()
+    return client

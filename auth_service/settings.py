@@ -1,0 +1,96 @@
+"""auth_service settings, read from the environment and validated once in create_app."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from secure_service import SettingsError, Source, VerifierSettings
+from secure_service.settings import MIN_HMAC_SECRET_BYTES, check_secret
+
+SERVICE_NAME = "auth_service"
+#: The scope of the token auth_service mints for itself to call users_service's
+#: credential check; no configured client may be granted it.
+CREDENTIALS_SCOPE = "users:credentials"
+#: Which resource service a scope is for, by the scope's prefix.
+AUDIENCE_BY_SCOPE_PREFIX = {"users": "users_service", "orders": "orders_service"}
+USER_SCOPES = ("users:read", "users:write", "orders:read", "orders:write")
+MIN_CLIENT_SECRET_BYTES = 32
+
+
+@dataclass(frozen=True)
+class ServiceClient:
+    """A client allowed to get service tokens with the client-credentials grant."""
+
+    client_id: str
+    secret: str
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    verifier: VerifierSettings
+    signing_algorithm: str
+    keys_dir: Path
+    users_service_url: str
+    access_token_ttl: int
+    refresh_token_ttl: int
+    access_audience: tuple[str, ...]
+    public_client_id: str
+    clients: Mapping[str, ServiceClient]
+    peer_timeout_seconds: float
+    log_level: str
+
+    @classmethod
+    def load(cls, config: Mapping[str, Any] | None = None) -> AuthSettings:
+        source = Source(config)
+        verifier = VerifierSettings.load(source, SERVICE_NAME)
+        signing_algorithm = source.str("JWT_SIGNING_ALG", "RS256")
+        if signing_algorithm not in verifier.algorithms:
+            raise SettingsError(
+                f"JWT_SIGNING_ALG {signing_algorithm} is not in JWT_ALGORITHMS ({' '.join(verifier.algorithms)})"
+            )
+        if signing_algorithm == "HS256" and verifier.hs256_secret is None:
+            raise SettingsError(f"HS256 needs JWT_HS256_SECRET of at least {MIN_HMAC_SECRET_BYTES} random bytes")
+        audience = source.words("ACCESS_TOKEN_AUDIENCE", "auth_service users_service orders_service")
+        if SERVICE_NAME not in audience:
+            raise SettingsError("ACCESS_TOKEN_AUDIENCE must include auth_service (logout needs the access token)")
+        return cls(
+            verifier=verifier,
+            signing_algorithm=signing_algorithm,
+            keys_dir=Path(source.str("KEYS_DIR", "var/keys")).resolve(),
+            users_service_url=source.str("USERS_SERVICE_URL", "http://127.0.0.1:8002"),
+            access_token_ttl=source.int("ACCESS_TOKEN_TTL_SECONDS", 600, 60, 900),
+            refresh_token_ttl=source.int("REFRESH_TOKEN_TTL_SECONDS", 7 * 86400, 900, 30 * 86400),
+            access_audience=audience,
+            public_client_id=source.str("PUBLIC_CLIENT_ID", "web-app"),
+            clients=_parse_clients(source.optional("SERVICE_CLIENTS")),
+            peer_timeout_seconds=float(source.int("PEER_TIMEOUT_SECONDS", 3, 1, 30)),
+            log_level=source.str("LOG_LEVEL", "INFO").upper(),
+        )
+
+
+def _parse_clients(raw: str | None) -> dict[str, ServiceClient]:
+    """SERVICE_CLIENTS: {"<client_id>": {"secret": "...", "scopes": "users:read ..."}}."""
+    if raw is None:
+        return {}
+    try:
+        document = json.loads(raw)
+    except ValueError as e:
+        raise SettingsError("SERVICE_CLIENTS is not valid JSON") from e
+    if not isinstance(document, dict):
+        raise SettingsError("SERVICE_CLIENTS must be a JSON object of client_id -> {secret, scopes}")
+    clients: dict[str, ServiceClient] = {}
+    for client_id, entry in document.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("secret"), str):
+            raise SettingsError(f"SERVICE_CLIENTS[{client_id}] has no client secret")
+        check_secret(f"SERVICE_CLIENTS[{client_id}].secret", entry["secret"], MIN_CLIENT_SECRET_BYTES)
+        scopes = frozenset(str(entry.get("scopes", "")).split())
+        unknown = [s for s in scopes if s.split(":")[0] not in AUDIENCE_BY_SCOPE_PREFIX or s == CREDENTIALS_SCOPE]
+        if unknown or not scopes:
+            raise SettingsError(f"SERVICE_CLIENTS[{client_id}] has no scopes or scopes it may not have: {unknown}")
+        clients[client_id] = ServiceClient(client_id, entry["secret"], scopes)
+    return clients

@@ -1,0 +1,48 @@
+"""auth_service's client for users_service: the credential check and the user lookup."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from secure_service import PeerClient, UpstreamUnavailable
+
+from .tokens import User
+
+log = logging.getLogger(__name__)
+
+
+class UsersClient:
+    """Calls users_service's internal endpoints with auth_service's own service token."""
+
+    def __init__(self, base_url: str, timeout_seconds: float, service_token: Callable[[], str]):
+        self._peer = PeerClient("users_service", base_url, timeout_seconds)
+        self._token = service_token
+
+    def check_credentials(self, username: str, password: str) -> User | None:
+        """The user these credentials belong to, or None if they are wrong."""
+        response = self._peer.call(
+            "POST",
+            "/internal/credentials/verify",
+            bearer=self._token(),
+            json={"username": username, "password": password},
+        )
+        if response.status != 200:
+            self._unexpected(response.status)
+        if not response.body.get("valid"):
+            return None
+        return User.from_json(response.body["user"])
+
+    def get_user(self, user_id: str) -> User | None:
+        """The current state of a user (roles, active), or None if it no longer exists."""
+        response = self._peer.call("GET", f"/internal/users/{user_id}", bearer=self._token())
+        if response.status == 404:
+            return None
+        if response.status != 200:
+            self._unexpected(response.status)
+        return User.from_json(response.body)
+
+    def _unexpected(self, status: int) -> None:
+        # 401/403 here means the two services disagree on keys, issuer or scopes.
+        log.error("users_service refused auth_service's service token (HTTP %d)", status)
+        raise UpstreamUnavailable("users_service refused the credential check.")

@@ -1,0 +1,7 @@
+"""gunicorn configuration of orders_service (the shared settings plus its address)."""
+
+import os
+
+from secure_service.gunicorn_config import *  # noqa: F403
+
+bind = [f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8003')}"]

@@ -1,0 +1,39 @@
+"""Request and response bodies of orders_service."""
+
+from __future__ import annotations
+
+from apiflask import Schema
+from apiflask.fields import Integer, List, Nested, String
+from apiflask.validators import Length, Range
+from marshmallow import RAISE
+
+MAX_QUANTITY = 10_000
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class OrderIn(StrictSchema):
+    item = String(required=True, validate=Length(1, 200))
+    # strict: "3" and 3.0 are refused, only a JSON integer is a quantity.
+    quantity = Integer(required=True, strict=True, validate=Range(1, MAX_QUANTITY))
+
+
+class OrderOut(Schema):
+    id = String()
+    user_id = String()
+    item = String()
+    quantity = Integer()
+    status = String()
+    created_at = String()
+
+
+class OrderListOut(Schema):
+    orders = List(Nested(OrderOut))
+
+
+class PageIn(StrictSchema):
+    limit = Integer(load_default=100, validate=Range(1, 500))
+    offset = Integer(load_default=0, validate=Range(0, 1_000_000))

@@ -1,0 +1,32 @@
+"""orders_service settings, read from the environment and validated once in create_app."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from secure_service import Source, VerifierSettings
+from secure_service.database import default_sqlite_url
+
+SERVICE_NAME = "orders_service"
+
+
+@dataclass(frozen=True)
+class OrdersSettings:
+    verifier: VerifierSettings
+    database_url: str
+    users_service_url: str
+    peer_timeout_seconds: float
+    log_level: str
+
+    @classmethod
+    def load(cls, config: Mapping[str, Any] | None = None) -> OrdersSettings:
+        source = Source(config)
+        return cls(
+            verifier=VerifierSettings.load(source, SERVICE_NAME),
+            database_url=source.str("DATABASE_URL", default_sqlite_url(SERVICE_NAME)),
+            users_service_url=source.str("USERS_SERVICE_URL", "http://127.0.0.1:8002"),
+            peer_timeout_seconds=float(source.int("PEER_TIMEOUT_SECONDS", 3, 1, 30)),
+            log_level=source.str("LOG_LEVEL", "INFO").upper(),
+        )

@@ -1,0 +1,182 @@
+"""One error hierarchy and one JSON error shape for every service.
+
+Every error a service returns looks like ``{"error": "<code>", "message": "<text>"}``.
+Token failures carry an RFC 6750 ``WWW-Authenticate`` challenge.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from apiflask import APIFlask, HTTPError
+
+log = logging.getLogger(__name__)
+
+# Error codes for errors that Flask/Werkzeug raise on their own (bad route, bad method…).
+_CODES_BY_STATUS: Mapping[int, str] = {
+    400: "invalid_request",
+    401: "invalid_token",
+    403: "insufficient_scope",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+    500: "internal_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+}
+
+
+class ServiceError(HTTPError):
+    """Base of every error a service raises on purpose; carries its status and code."""
+
+    status_code: ClassVar[int] = 400  # type: ignore[misc]
+    code: ClassVar[str] = "invalid_request"
+    default_message: ClassVar[str] = "The request is invalid."
+
+    def __init__(self, message: str | None = None, headers: Mapping[str, str] | None = None):
+        super().__init__(
+            status_code=self.status_code,
+            message=message or self.default_message,
+            headers=dict(headers or {}),
+        )
+
+
+class InvalidRequest(ServiceError):
+    status_code = 400
+    code = "invalid_request"
+
+
+class NotFound(ServiceError):
+    status_code = 404
+    code = "not_found"
+    default_message = "The requested resource was not found."
+
+
+class Conflict(ServiceError):
+    status_code = 409
+    code = "conflict"
+    default_message = "The resource already exists."
+
+
+class Forbidden(ServiceError):
+    status_code = 403
+    code = "forbidden"
+    default_message = "You are not allowed to do this."
+
+
+class InvalidCredentials(ServiceError):
+    status_code = 401
+    code = "invalid_credentials"
+    default_message = "Invalid username or password."
+
+
+class UpstreamUnavailable(ServiceError):
+    """A peer service or a backing store did not answer; the client may retry."""
+
+    status_code = 503
+    code = "service_unavailable"
+    default_message = "A service this request depends on is unavailable; retry shortly."
+    retry_after_seconds = 5
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message, headers={"Retry-After": str(self.retry_after_seconds)})
+
+
+# --- token errors -----------------------------------------------------------------------
+
+
+class AuthError(ServiceError):
+    """Base of every error the token verifier raises."""
+
+    status_code = 401
+    code = "invalid_token"
+    default_message = "The access token is invalid."
+    #: RFC 6750 error code in the challenge; None for a request with no credentials.
+    challenge_error: ClassVar[str | None] = "invalid_token"
+
+    def challenge(self, realm: str) -> str:
+        """Build the RFC 6750 ``WWW-Authenticate`` value for this error."""
+        parts = [f'realm="{_quote(realm)}"']
+        if self.challenge_error:
+            parts.append(f'error="{self.challenge_error}"')
+            parts.append(f'error_description="{_quote(self.message or "")}"')
+        return "Bearer " + ", ".join(parts)
+
+
+class MissingToken(AuthError):
+    code = "missing_token"
+    default_message = "This endpoint needs a Bearer token."
+    challenge_error = None
+
+
+class InvalidToken(AuthError):
+    code = "invalid_token"
+
+
+class TokenExpired(InvalidToken):
+    code = "token_expired"
+    default_message = "The token has expired."
+
+
+class TokenRevoked(InvalidToken):
+    code = "token_revoked"
+    default_message = "The token has been revoked."
+
+
+class InsufficientScope(AuthError):
+    status_code = 403
+    code = "insufficient_scope"
+    default_message = "The token does not grant access to this resource."
+    challenge_error = "insufficient_scope"
+
+
+class RevocationUnavailable(AuthError):
+    """Revocation state could not be read: fail closed, never let the request through."""
+
+    status_code = 503
+    code = "service_unavailable"
+    default_message = "Token revocation state is unavailable; retry shortly."
+    challenge_error = None
+
+
+def _quote(text: str) -> str:
+    # A quoted-string may not contain raw quotes, backslashes or control characters.
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in text)
+    return cleaned.replace("\\", "\\\\").replace('"', "'")[:200]
+
+
+def render_error(error: HTTPError, realm: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Turn any HTTPError (ours, Werkzeug's or a validation error) into the shared shape."""
+    status = error.status_code
+    headers = {k: v for k, v in (error.headers or {}).items() if k.lower() != "content-type"}
+    if isinstance(error, ServiceError):
+        code, message = error.code, error.message or error.default_message
+    else:
+        code = _CODES_BY_STATUS.get(status, "error" if status < 500 else "internal_error")
+        # Never let an unexpected error's text (which may hold internals) reach a client.
+        message = error.message if status < 500 else "Internal server error."
+    body: dict[str, Any] = {"error": code, "message": message or "Error"}
+    if error.detail:
+        # Validation errors say which field is wrong and why; they never echo the input.
+        body["message"] = "The request body or parameters are invalid."
+        body["details"] = error.detail
+    if isinstance(error, AuthError) and status in (401, 403):
+        headers["WWW-Authenticate"] = error.challenge(realm)
+    elif status == 401:
+        headers["WWW-Authenticate"] = f'Bearer realm="{_quote(realm)}"'
+    if status == 503:
+        headers.setdefault("Retry-After", str(UpstreamUnavailable.retry_after_seconds))
+    return body, status, headers
+
+
+def init_error_handling(app: APIFlask, realm: str) -> None:
+    """Route every error of ``app`` through :func:`render_error`, naming ``realm``."""
+
+    @app.error_processor
+    def _process(error: HTTPError) -> tuple[dict[str, Any], int, dict[str, str]]:
+        return render_error(error, realm)

@@ -1,0 +1,141 @@
+"""The verification keys a service trusts: auth_service's JWKS, cached in memory.
+
+PyJWT's ``PyJWKClient`` refetches on every unknown ``kid`` with no cool-down and drops its
+cache when the issuer is down, so a flood of forged ``kid`` values would become a flood of
+requests to auth_service. This cache refetches on an unknown ``kid`` at most once per
+cool-down and keeps the last good key set when a refetch fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from jwt import PyJWK
+from jwt.exceptions import PyJWKError
+
+log = logging.getLogger(__name__)
+
+JwksFetcher = Callable[[], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class VerificationKey:
+    """A key and the one algorithm it may be used with (the alg is pinned per key)."""
+
+    kid: str
+    algorithm: str
+    key: Any
+
+
+def hmac_kid(secret: str) -> str:
+    """The ``kid`` of the shared HMAC key: a fingerprint that reveals nothing of the secret."""
+    return "hs256-" + hashlib.sha256(b"kid:" + secret.encode()).hexdigest()[:16]
+
+
+def parse_jwks(document: Mapping[str, Any], allowed_algorithms: tuple[str, ...]) -> dict[str, VerificationKey]:
+    """Keep the signing keys of a JWKS whose ``alg`` is allowed; skip anything else."""
+    keys: dict[str, VerificationKey] = {}
+    entries = document.get("keys")
+    if not isinstance(entries, list):
+        raise ValueError("JWKS document has no 'keys' list")
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        kid, alg = entry.get("kid"), entry.get("alg")
+        if not isinstance(kid, str) or not kid or alg not in allowed_algorithms:
+            continue
+        if entry.get("use", "sig") != "sig" or entry.get("kty") == "oct":
+            # Symmetric keys never travel in a JWKS; a published "oct" key is a mistake.
+            continue
+        if any(private in entry for private in ("d", "p", "q", "dp", "dq", "qi")):
+            log.warning("jwks: ignoring key %s that carries private members", kid)
+            continue
+        try:
+            jwk = PyJWK(entry, algorithm=alg)
+        except PyJWKError as e:
+            log.warning("jwks: ignoring unusable key %s: %s", kid, e)
+            continue
+        keys[kid] = VerificationKey(kid=kid, algorithm=alg, key=jwk.key)
+    return keys
+
+
+def http_fetcher(url: str, timeout_seconds: float) -> JwksFetcher:
+    """Fetch a JWKS document over HTTP with a timeout."""
+    session = requests.Session()
+
+    def fetch() -> Mapping[str, Any]:
+        response = session.get(url, timeout=timeout_seconds, headers={"Accept": "application/json"})
+        response.raise_for_status()
+        document = response.json()
+        if not isinstance(document, dict):
+            raise ValueError("JWKS document is not a JSON object")
+        return document
+
+    return fetch
+
+
+class KeyCache:
+    """Trusted keys by ``kid``, refreshed by age and on unknown ``kid`` with a cool-down."""
+
+    def __init__(
+        self,
+        fetch: JwksFetcher,
+        allowed_algorithms: tuple[str, ...],
+        *,
+        cooldown_seconds: float,
+        max_age_seconds: float,
+        static_keys: Mapping[str, VerificationKey] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._fetch = fetch
+        self._allowed = allowed_algorithms
+        self._cooldown = cooldown_seconds
+        self._max_age = max_age_seconds
+        self._static = dict(static_keys or {})
+        self._clock = clock
+        self._keys: dict[str, VerificationKey] = {}
+        self._fetched_at: float | None = None  # last successful fetch
+        self._attempted_at: float | None = None  # last attempt, successful or not
+        self._lock = threading.Lock()
+
+    def get(self, kid: str) -> VerificationKey | None:
+        """The key for ``kid``, refetching first if the cache is stale or lacks it."""
+        if kid in self._static:
+            return self._static[kid]
+        now = self._clock()
+        stale = self._fetched_at is None or now - self._fetched_at > self._max_age
+        if stale or kid not in self._keys:
+            self.refresh(force=False)
+        return self._keys.get(kid)
+
+    def refresh(self, *, force: bool) -> bool:
+        """Refetch unless one was attempted within the cool-down; True if the cache is usable."""
+        with self._lock:
+            now = self._clock()
+            if not force and self._attempted_at is not None and now - self._attempted_at < self._cooldown:
+                return self.has_keys()
+            self._attempted_at = now
+            try:
+                keys = parse_jwks(self._fetch(), self._allowed)
+            except (requests.RequestException, ValueError) as e:
+                # Keep the last good keys: tokens keep verifying while auth_service is down.
+                log.warning("jwks: refetch failed, keeping %d cached key(s): %s", len(self._keys), e)
+                return self.has_keys()
+            self._keys = keys
+            self._fetched_at = now
+            return True
+
+    def has_keys(self) -> bool:
+        """Whether any key is known, so tokens can be verified at all."""
+        return bool(self._keys) or bool(self._static)
+
+    def kids(self) -> list[str]:
+        """The ``kid`` values currently trusted."""
+        return sorted({*self._keys, *self._static})

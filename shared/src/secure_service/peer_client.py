@@ -1,0 +1,60 @@
+"""One small HTTP client per peer service: timeouts, and failures mapped to 503."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+
+from .errors import UpstreamUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class PeerResponse:
+    """Status and JSON body of a peer's answer (the body is {} when it is not JSON)."""
+
+    def __init__(self, status: int, body: Mapping[str, Any]):
+        self.status = status
+        self.body = body
+
+
+class PeerClient:
+    """Calls to one peer service; a peer that is down or failing becomes a 503, never a 500."""
+
+    def __init__(self, name: str, base_url: str, timeout_seconds: float):
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout_seconds
+        self._session = requests.Session()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        bearer: str,
+        json: Mapping[str, Any] | None = None,
+    ) -> PeerResponse:
+        """Send one request with ``bearer`` as its token; raise UpstreamUnavailable on failure."""
+        try:
+            response = self._session.request(
+                method,
+                self.base_url + path,
+                json=json,
+                headers={"Authorization": f"Bearer {bearer}", "Accept": "application/json"},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as e:
+            log.warning("%s unreachable: %s", self.name, type(e).__name__)
+            raise UpstreamUnavailable(f"{self.name} is unavailable; retry shortly.") from e
+        if response.status_code >= 500:
+            log.warning("%s answered %d", self.name, response.status_code)
+            raise UpstreamUnavailable(f"{self.name} is unavailable; retry shortly.")
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        return PeerResponse(response.status_code, body if isinstance(body, dict) else {})

@@ -1,0 +1,177 @@
+"""Revocation state in Redis: revoked tokens, revoked sessions, per-user not-before.
+
+Every verifier checks a token with one ``MGET`` (one round trip). auth_service also keeps
+the refresh-token families here and rotates them atomically with a Lua script.
+
+Keys (all expire by themselves once the tokens they concern can no longer be valid):
+  revoked:jti:<jti>          a single revoked token
+  revoked:sid:<sid>          a revoked session: every access and refresh token of one login
+  user:not-before:<sub>      tokens of this user with iat before this second are revoked
+  refresh:current:<sid>      the jti of the one refresh token of a session still usable
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from .errors import RevocationUnavailable
+
+# Redis must answer quickly or the request fails closed; one retry covers a connection
+# that went stale while Redis restarted.
+SOCKET_TIMEOUT_SECONDS = 1.0
+
+_ROTATE_SCRIPT = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 'revoked' end
+local current = redis.call('GET', KEYS[1])
+if not current then return 'unknown' end
+if current ~= ARGV[1] then
+  redis.call('SET', KEYS[2], '1', 'EX', ARGV[3])
+  redis.call('DEL', KEYS[1])
+  return 'reused'
+end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 'rotated'
+"""
+
+
+class Rotation(enum.Enum):
+    """Outcome of presenting a refresh token."""
+
+    ROTATED = "rotated"  # it was the current one; the new one replaces it
+    REUSED = "reused"  # it had already been rotated: the family is now revoked
+    REVOKED = "revoked"  # the session was already revoked
+    UNKNOWN = "unknown"  # no such family (expired or logged out)
+
+
+def redis_client(url: str) -> redis.Redis:
+    """A Redis client that fails fast instead of hanging a request."""
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=SOCKET_TIMEOUT_SECONDS,
+        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+        retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1),
+        health_check_interval=30,
+        decode_responses=True,
+    )
+
+
+def _jti_key(jti: str) -> str:
+    return f"revoked:jti:{jti}"
+
+
+def _sid_key(sid: str) -> str:
+    return f"revoked:sid:{sid}"
+
+
+def _not_before_key(sub: str) -> str:
+    return f"user:not-before:{sub}"
+
+
+def _family_key(sid: str) -> str:
+    return f"refresh:current:{sid}"
+
+
+class RevocationStore:
+    """Read and write revocation state; every Redis failure becomes RevocationUnavailable."""
+
+    def __init__(self, client: redis.Redis, *, max_token_lifetime_seconds: int):
+        self._redis = client
+        # How long a session or user revocation must be remembered: the longest any
+        # token (a refresh token) can live.
+        self._retention = max_token_lifetime_seconds
+        self._rotate = client.register_script(_ROTATE_SCRIPT)
+
+    # --- checks (every verifier) -------------------------------------------------------
+
+    def is_revoked(self, claims: Mapping[str, Any]) -> bool:
+        """True if the token, its session or its user's earlier tokens were revoked."""
+        sid = claims.get("sid")
+        keys = [_jti_key(claims["jti"]), _not_before_key(claims["sub"])]
+        if isinstance(sid, str):
+            keys.append(_sid_key(sid))
+        try:
+            values = self._redis.mget(keys)
+        except redis.RedisError as e:
+            raise RevocationUnavailable() from e
+        jti_revoked, not_before = values[0], values[1]
+        sid_revoked = values[2] if len(values) > 2 else None
+        if jti_revoked is not None or sid_revoked is not None:
+            return True
+        return not_before is not None and claims["iat"] < int(not_before)
+
+    def user_not_before(self, sub: str) -> int | None:
+        """The second from which this user's tokens are valid, if one was set."""
+        try:
+            value = self._redis.get(_not_before_key(sub))
+        except redis.RedisError as e:
+            raise RevocationUnavailable() from e
+        return int(value) if value is not None else None
+
+    def ping(self) -> bool:
+        """Whether Redis answers."""
+        try:
+            return bool(self._redis.ping())
+        except redis.RedisError:
+            return False
+
+    # --- changes (auth_service) --------------------------------------------------------
+
+    def revoke_session(self, *, jti: str, expires_at: int, sids: Iterable[str]) -> None:
+        """Revoke one token and every session in ``sids`` (their access and refresh tokens)."""
+        jti_ttl = max(1, expires_at - int(time.time()) + 60)
+        try:
+            with self._redis.pipeline(transaction=True) as pipe:
+                pipe.set(_jti_key(jti), "1", ex=jti_ttl)
+                for sid in sids:
+                    pipe.set(_sid_key(sid), "1", ex=self._retention)
+                    pipe.delete(_family_key(sid))
+                pipe.execute()
+        except redis.RedisError as e:
+            raise RevocationUnavailable() from e
+
+    def revoke_user(self, sub: str, now: float | None = None) -> int:
+        """Revoke every token of ``sub`` issued before now; returns the new not-before.
+
+        ``iat`` has whole-second precision, so the not-before is the next whole second and
+        tokens issued from now on carry ``iat`` of at least that second (see
+        :meth:`issued_at_for`): a login right after logout-all works, every earlier token
+        does not.
+        """
+        not_before = math.floor(now if now is not None else time.time()) + 1
+        try:
+            self._redis.set(_not_before_key(sub), str(not_before), ex=self._retention)
+        except redis.RedisError as e:
+            raise RevocationUnavailable() from e
+        return not_before
+
+    def issued_at_for(self, sub: str, now: float) -> int:
+        """The ``iat`` for a new token of ``sub``: now, but never before its not-before."""
+        not_before = self.user_not_before(sub)
+        issued_at = math.floor(now)
+        return max(issued_at, not_before) if not_before is not None else issued_at
+
+    def start_family(self, sid: str, refresh_jti: str, ttl_seconds: int) -> None:
+        """Record the first refresh token of a new session."""
+        try:
+            self._redis.set(_family_key(sid), refresh_jti, ex=max(1, ttl_seconds))
+        except redis.RedisError as e:
+            raise RevocationUnavailable() from e
+
+    def rotate(self, sid: str, presented_jti: str, new_jti: str, ttl_seconds: int) -> Rotation:
+        """Atomically replace the family's current refresh token, detecting reuse."""
+        try:
+            result = self._rotate(
+                keys=[_family_key(sid), _sid_key(sid)],
+                args=[presented_jti, new_jti, max(1, ttl_seconds)],
+            )
+        except redis.RedisError as e:
+            raise RevocationUnavailable() from e
+        return Rotation(result)

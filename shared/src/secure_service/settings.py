@@ -1,0 +1,131 @@
+"""Reading and validating settings from the environment, once, at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+#: Values that appear in examples and tutorials; a service refuses to start with them.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "secret",
+        "password",
+        "changeme",
+        "change-me",
+        "changethis",
+        "admin",
+        "your-secret-key",
+        "your-256-bit-secret",
+    }
+)
+
+#: Algorithms a verifier may be told to accept. ``none`` and anything else are refused.
+SUPPORTED_ALGORITHMS = ("RS256", "ES256", "EdDSA", "HS256")
+MIN_HMAC_SECRET_BYTES = 32
+MAX_LEEWAY_SECONDS = 30
+
+
+class SettingsError(ValueError):
+    """A setting is missing or unsafe; the message is one line naming the variable."""
+
+
+class Source:
+    """Typed access to a mapping of raw string settings (the environment plus overrides)."""
+
+    def __init__(self, config: Mapping[str, Any] | None = None):
+        self._values: dict[str, Any] = {**os.environ, **(config or {})}
+
+    def str(self, name: str, default: str | None = None) -> str:
+        value = self._values.get(name)
+        if value is None or str(value).strip() == "":
+            if default is None:
+                raise SettingsError(f"{name} is required but not set")
+            return default
+        return str(value).strip()
+
+    def optional(self, name: str) -> str | None:
+        value = self._values.get(name)
+        if value is None or str(value).strip() == "":
+            return None
+        return str(value).strip()
+
+    def int(self, name: str, default: int, minimum: int, maximum: int) -> int:
+        raw = self._values.get(name, default)
+        try:
+            value = int(raw)
+        except (TypeError, ValueError) as e:
+            raise SettingsError(f"{name} must be an integer, got {raw!r}") from e
+        if not minimum <= value <= maximum:
+            raise SettingsError(f"{name} must be between {minimum} and {maximum}, got {value}")
+        return value
+
+    def words(self, name: str, default: str) -> tuple[str, ...]:
+        return tuple(self.str(name, default).replace(",", " ").split())
+
+    def secret(self, name: str, min_length: int, *, required: bool = True) -> str | None:
+        """A secret with no default: refused when missing, short or a known placeholder."""
+        value = self.optional(name)
+        if value is None:
+            if required:
+                raise SettingsError(f"{name} is required and has no default; set it in the environment")
+            return None
+        check_secret(name, value, min_length)
+        return value
+
+
+def check_secret(name: str, value: str, min_length: int) -> None:
+    """Refuse a secret that is too short or is a placeholder copied from an example."""
+    lowered = value.lower()
+    if lowered in PLACEHOLDER_SECRETS or lowered.startswith(("change", "replace", "example")):
+        raise SettingsError(f"{name} is a placeholder value; generate a real secret")
+    if len(value.encode()) < min_length:
+        raise SettingsError(f"{name} must be at least {min_length} bytes long")
+    if len(set(value)) < min(8, min_length):
+        raise SettingsError(f"{name} is not random enough (too few distinct characters)")
+
+
+@dataclass(frozen=True)
+class VerifierSettings:
+    """What every service needs to verify access tokens issued by auth_service."""
+
+    service_name: str
+    issuer: str
+    jwks_url: str
+    redis_url: str
+    algorithms: tuple[str, ...]
+    leeway_seconds: int
+    jwks_cooldown_seconds: int
+    jwks_max_age_seconds: int
+    jwks_timeout_seconds: float
+    hs256_secret: str | None
+
+    @classmethod
+    def load(cls, source: Source, service_name: str) -> VerifierSettings:
+        """Parse and validate the verifier settings for ``service_name``."""
+        algorithms = source.words("JWT_ALGORITHMS", "RS256")
+        unknown = [a for a in algorithms if a not in SUPPORTED_ALGORITHMS]
+        if unknown:
+            raise SettingsError(
+                f"JWT_ALGORITHMS has unsupported algorithm(s) {', '.join(unknown)}; "
+                f"choose from {', '.join(SUPPORTED_ALGORITHMS)}"
+            )
+        hs256_secret = source.secret("JWT_HS256_SECRET", MIN_HMAC_SECRET_BYTES, required=False)
+        if "HS256" in algorithms and hs256_secret is None:
+            raise SettingsError(
+                "JWT_ALGORITHMS includes HS256 but JWT_HS256_SECRET is not set "
+                f"(it must be at least {MIN_HMAC_SECRET_BYTES} random bytes)"
+            )
+        return cls(
+            service_name=service_name,
+            issuer=source.str("JWT_ISSUER", "http://localhost:8001"),
+            jwks_url=source.str("JWKS_URL", "http://127.0.0.1:8001/.well-known/jwks.json"),
+            redis_url=source.str("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            algorithms=algorithms,
+            leeway_seconds=source.int("JWT_LEEWAY_SECONDS", 30, 0, MAX_LEEWAY_SECONDS),
+            jwks_cooldown_seconds=source.int("JWKS_REFETCH_COOLDOWN_SECONDS", 10, 1, 3600),
+            jwks_max_age_seconds=source.int("JWKS_MAX_AGE_SECONDS", 300, 10, 86400),
+            jwks_timeout_seconds=float(source.int("JWKS_TIMEOUT_SECONDS", 3, 1, 30)),
+            hs256_secret=hs256_secret if "HS256" in algorithms else None,
+        )

@@ -1,0 +1,280 @@
+"""The access-token verifier: a Flask extension built on Flask-JWT-Extended.
+
+Flask-JWT-Extended does the decoding and the standard claim checks (signature, ``exp``,
+``nbf``, ``iat``, ``iss``, ``aud``); its callbacks are configured here to pin the algorithm
+to the key, look keys up only in the cached JWKS, check ``typ`` and claim types, and ask
+Redis whether the token was revoked. Its failures are mapped onto this package's
+``AuthError`` family so every service answers with the same 401/403/503.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar, cast
+
+from flask import Flask, current_app, g, request
+from flask_jwt_extended import JWTManager, get_jwt, verify_jwt_in_request
+from flask_jwt_extended.exceptions import (
+    JWTExtendedException,
+    NoAuthorizationError,
+    RevokedTokenError,
+)
+from jwt.exceptions import ExpiredSignatureError, InvalidTokenError
+
+from .errors import InsufficientScope, InvalidToken, MissingToken, TokenExpired, TokenRevoked
+from .jwks import KeyCache, VerificationKey, hmac_kid, http_fetcher
+from .revocation import RevocationStore, redis_client
+from .settings import VerifierSettings
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+EXTENSION_KEY = "secure_service.verifier"
+ACCESS_TOKEN_TYP = "at+jwt"
+REFRESH_TOKEN_TYP = "refresh+jwt"
+#: Token header members that would let the token choose its own key: never honoured.
+FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256")
+MAX_TOKEN_BYTES = 8192
+MAX_ID_LENGTH = 256
+
+# token68 (RFC 7235); a JWS compact serialisation is base64url segments joined by dots.
+_BEARER = re.compile(r"^bearer +([A-Za-z0-9\-._~+/]+=*)$", re.IGNORECASE)
+_SCHEME = re.compile(r"^\s*(\S+)")
+
+_REQUIRED_ACCESS_CLAIMS: Mapping[str, type | tuple[type, ...]] = {
+    "iss": str,
+    "sub": str,
+    "aud": (str, list),
+    "exp": int,
+    "iat": int,
+    "nbf": int,
+    "jti": str,
+    "scope": str,
+    "roles": list,
+    "client_id": str,
+}
+_REQUIRED_REFRESH_CLAIMS: Mapping[str, type | tuple[type, ...]] = {
+    "iss": str,
+    "sub": str,
+    "aud": (str, list),
+    "exp": int,
+    "iat": int,
+    "nbf": int,
+    "jti": str,
+    "sid": str,
+    "client_id": str,
+}
+
+
+def bearer_token(header_value: str | None) -> str:
+    """The token of an ``Authorization: Bearer`` header; the scheme is case-insensitive."""
+    if header_value is None or not header_value.strip():
+        raise MissingToken()
+    scheme = _SCHEME.match(header_value)
+    if scheme is None or scheme.group(1).lower() != "bearer":
+        # Another scheme (Basic, Token…) is no Bearer credential at all (RFC 6750 §3.1).
+        raise MissingToken()
+    if "," in header_value:
+        raise InvalidToken("Exactly one Bearer token is allowed per request.")
+    if len(header_value) > MAX_TOKEN_BYTES:
+        raise InvalidToken("The token is too large.")
+    match = _BEARER.match(header_value.strip())
+    if match is None:
+        raise InvalidToken("Malformed Authorization header; expected 'Bearer <token>'.")
+    return match.group(1)
+
+
+def _check_claim_types(payload: Mapping[str, Any], required: Mapping[str, type | tuple[type, ...]]) -> None:
+    for name, expected in required.items():
+        if name not in payload:
+            raise InvalidToken(f"The token lacks the required claim '{name}'.")
+        value = payload[name]
+        # bool is an int in Python; a boolean is never a valid NumericDate.
+        if isinstance(value, bool) or not isinstance(value, expected):
+            raise InvalidToken(f"The token claim '{name}' has the wrong type.")
+    for name in ("sub", "jti", "client_id", "sid"):
+        value = payload.get(name)
+        if isinstance(value, str) and not 0 < len(value) <= MAX_ID_LENGTH:
+            raise InvalidToken(f"The token claim '{name}' is empty or too long.")
+    aud = payload["aud"]
+    if isinstance(aud, list) and not all(isinstance(a, str) for a in aud):
+        raise InvalidToken("The token claim 'aud' has the wrong type.")
+    roles = payload.get("roles", [])
+    if not all(isinstance(r, str) for r in roles):
+        raise InvalidToken("The token claim 'roles' has the wrong type.")
+
+
+class Verifier:
+    """Flask extension that authenticates requests with access tokens from auth_service."""
+
+    def __init__(self, app: Flask | None = None, settings: VerifierSettings | None = None):
+        self.jwt = JWTManager()
+        if app is not None and settings is not None:
+            self.init_app(app, settings)
+
+    def init_app(
+        self,
+        app: Flask,
+        settings: VerifierSettings,
+        *,
+        jwks_fetcher: Callable[[], Mapping[str, Any]] | None = None,
+        revocation: RevocationStore | None = None,
+        max_token_lifetime_seconds: int = 30 * 24 * 3600,
+    ) -> None:
+        """Configure Flask-JWT-Extended on ``app`` and keep the verifier's state on it."""
+        static: dict[str, VerificationKey] = {}
+        if settings.hs256_secret:
+            kid = hmac_kid(settings.hs256_secret)
+            static[kid] = VerificationKey(kid=kid, algorithm="HS256", key=settings.hs256_secret.encode())
+        state = _VerifierState(
+            settings=settings,
+            keys=KeyCache(
+                jwks_fetcher or http_fetcher(settings.jwks_url, settings.jwks_timeout_seconds),
+                tuple(a for a in settings.algorithms if a != "HS256"),
+                cooldown_seconds=settings.jwks_cooldown_seconds,
+                max_age_seconds=settings.jwks_max_age_seconds,
+                static_keys=static,
+            ),
+            revocation=revocation
+            or RevocationStore(
+                redis_client(settings.redis_url), max_token_lifetime_seconds=max_token_lifetime_seconds
+            ),
+        )
+        app.extensions[EXTENSION_KEY] = state
+        app.config.update(
+            JWT_TOKEN_LOCATION=["headers"],
+            JWT_HEADER_NAME="Authorization",
+            JWT_HEADER_TYPE="Bearer",
+            JWT_IDENTITY_CLAIM="sub",
+            JWT_DECODE_ALGORITHMS=list(settings.algorithms),
+            JWT_DECODE_AUDIENCE=settings.service_name,
+            JWT_DECODE_ISSUER=settings.issuer,
+            JWT_DECODE_LEEWAY=settings.leeway_seconds,
+            JWT_ERROR_MESSAGE_KEY="message",
+            # Tokens travel only in the Authorization header, so there is no cookie to protect.
+            JWT_COOKIE_CSRF_PROTECT=False,
+        )
+        self.jwt.init_app(app)
+        self.jwt.decode_key_loader(state.decode_key)
+        self.jwt.token_in_blocklist_loader(state.is_revoked)
+        self.jwt.token_verification_loader(state.check_claims)
+
+
+class _VerifierState:
+    def __init__(self, settings: VerifierSettings, keys: KeyCache, revocation: RevocationStore):
+        self.settings = settings
+        self.keys = keys
+        self.revocation = revocation
+
+    def decode_key(self, header: dict[str, Any], payload: dict[str, Any]) -> Any:
+        """Pick the verification key by ``kid`` from the cached JWKS, pinned to its alg."""
+        for name in FORBIDDEN_HEADERS:
+            if name in header:
+                raise InvalidToken(f"Token header '{name}' is not accepted.")
+        alg, kid = header.get("alg"), header.get("kid")
+        if not isinstance(alg, str) or alg not in self.settings.algorithms:
+            raise InvalidToken("The token's algorithm is not allowed.")
+        if not isinstance(kid, str) or not 0 < len(kid) <= MAX_ID_LENGTH:
+            raise InvalidToken("The token has no usable 'kid'.")
+        key = self.keys.get(kid)
+        if key is None:
+            raise InvalidToken("The token was signed with an unknown key.")
+        if key.algorithm != alg:
+            # Stops key confusion: e.g. an HS256 token "signed" with an RSA public key.
+            raise InvalidToken("The token's algorithm does not match its key.")
+        return key.key
+
+    def readiness_checks(self) -> dict[str, Callable[[], bool]]:
+        """Checks for /readyz: Redis answers, and keys to verify tokens are known or fetchable."""
+        return {
+            "redis": self.revocation.ping,
+            "jwks": lambda: self.keys.has_keys() or self.keys.refresh(force=False),
+        }
+
+    def is_revoked(self, header: dict[str, Any], payload: dict[str, Any]) -> bool:
+        return self.revocation.is_revoked(payload)
+
+    def check_claims(self, header: dict[str, Any], payload: dict[str, Any]) -> bool:
+        typ = header.get("typ")
+        typ = typ.lower() if isinstance(typ, str) else None
+        if payload.get("type") == "refresh":
+            if typ != REFRESH_TOKEN_TYP:
+                raise InvalidToken("The token type is not a refresh token.")
+            _check_claim_types(payload, _REQUIRED_REFRESH_CLAIMS)
+        else:
+            if typ not in (ACCESS_TOKEN_TYP, "application/" + ACCESS_TOKEN_TYP):
+                raise InvalidToken("The token type is not 'at+jwt'.")
+            _check_claim_types(payload, _REQUIRED_ACCESS_CLAIMS)
+        return True
+
+
+def verifier_state(app: Flask | None = None) -> _VerifierState:
+    """The verifier state registered on ``app`` (default: the current app)."""
+    return cast(_VerifierState, (app or current_app).extensions[EXTENSION_KEY])
+
+
+def authenticate(*, refresh: bool = False) -> dict[str, Any]:
+    """Verify the request's Bearer token and return its claims, or raise an AuthError."""
+    token = bearer_token(request.headers.get("Authorization"))
+    # Flask-JWT-Extended matches the scheme case-sensitively; RFC 7235 says it is not.
+    request.environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    try:
+        verify_jwt_in_request(refresh=refresh)
+    except ExpiredSignatureError as e:
+        raise TokenExpired() from e
+    except RevokedTokenError as e:
+        raise TokenRevoked() from e
+    except NoAuthorizationError as e:
+        raise MissingToken() from e
+    except (InvalidTokenError, JWTExtendedException) as e:
+        raise InvalidToken(_describe(e)) from e
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
+        # Hostile input PyJWT does not classify (e.g. a header that is a JSON list).
+        raise InvalidToken("The token is malformed.") from e
+    claims = get_jwt()
+    g.token_claims = claims
+    return claims
+
+
+def _describe(error: Exception) -> str:
+    text = str(error) or type(error).__name__
+    # Library messages name the check that failed; keep them short and single-line.
+    return text.splitlines()[0][:160]
+
+
+def current_claims() -> dict[str, Any]:
+    """Claims of the token that authenticated this request."""
+    return cast(dict[str, Any], g.token_claims)
+
+
+def has_role(role: str) -> bool:
+    """Whether the authenticated token carries ``role``."""
+    return role in current_claims().get("roles", [])
+
+
+def require_token(
+    scopes: Iterable[str] = (), roles: Iterable[str] = ()
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorator: a valid access token with every scope in ``scopes`` and role in ``roles``."""
+    needed_scopes, needed_roles = frozenset(scopes), frozenset(roles)
+
+    def decorator(view: Callable[P, R]) -> Callable[P, R]:
+        @wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            claims = authenticate()
+            granted = set(claims["scope"].split())
+            missing = needed_scopes - granted
+            if missing:
+                raise InsufficientScope(f"This needs scope: {' '.join(sorted(missing))}.")
+            if not needed_roles <= set(claims["roles"]):
+                raise InsufficientScope(f"This needs role: {' '.join(sorted(needed_roles))}.")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator

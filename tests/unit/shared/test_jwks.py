@@ -1,0 +1,94 @@
+"""The JWKS cache: refetch on unknown kid with a cool-down, keep keys while the issuer is down."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from secure_service.jwks import KeyCache, parse_jwks
+from tests.unit.shared.conftest import KeyRing
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def cache_for(keyring: KeyRing, clock: Clock, **kwargs: Any) -> KeyCache:
+    options = {"cooldown_seconds": 10, "max_age_seconds": 300, **kwargs}
+    return KeyCache(keyring.jwks, ("RS256", "ES256"), clock=clock, **options)
+
+
+def test_keys_are_fetched_once_and_served_from_memory(keyring: KeyRing, clock: Clock) -> None:
+    kid = keyring.add()
+    cache = cache_for(keyring, clock)
+    assert cache.get(kid) is not None
+    assert cache.get(kid) is not None
+    assert keyring.fetches == 1
+
+
+def test_an_unknown_kid_refetches_at_most_once_per_cooldown(keyring: KeyRing, clock: Clock) -> None:
+    keyring.add()
+    cache = cache_for(keyring, clock)
+    cache.get("first-unknown")
+    for _ in range(50):
+        assert cache.get("forged-kid") is None
+    assert keyring.fetches == 1
+    clock.now += 11
+    cache.get("forged-kid")
+    assert keyring.fetches == 2
+
+
+def test_a_new_key_is_picked_up_by_refetch(keyring: KeyRing, clock: Clock) -> None:
+    keyring.add()
+    cache = cache_for(keyring, clock)
+    cache.get("anything")
+    clock.now += 11
+    rotated = keyring.add()
+    assert cache.get(rotated) is not None
+
+
+def test_cached_keys_survive_the_issuer_going_down(keyring: KeyRing, clock: Clock) -> None:
+    kid = keyring.add()
+    cache = cache_for(keyring, clock)
+    assert cache.get(kid) is not None
+    keyring.down = True
+    clock.now += 3600  # stale: a refetch is attempted and fails
+    assert cache.get(kid) is not None
+    assert cache.has_keys()
+
+
+def test_the_cache_refreshes_by_age(keyring: KeyRing, clock: Clock) -> None:
+    kid = keyring.add()
+    cache = cache_for(keyring, clock)
+    cache.get(kid)
+    keyring.published.remove(kid)  # retired at the issuer
+    clock.now += 301
+    assert cache.get(kid) is None
+
+
+def test_parse_keeps_only_allowed_public_signing_keys(keyring: KeyRing) -> None:
+    rs, es, ed = keyring.add("RS256"), keyring.add("ES256"), keyring.add("EdDSA")
+    document = keyring.jwks()
+    document["keys"].append({"kty": "oct", "k": "c2VjcmV0", "kid": "hmac", "alg": "HS256"})
+    enc = dict(document["keys"][0], kid="enc", use="enc")
+    private = dict(document["keys"][0], kid="leaky", d="private-exponent")
+    document["keys"] += [enc, private, "not-a-dict", {"kid": 5, "alg": "RS256"}]
+    keys = parse_jwks(document, ("RS256", "ES256"))
+    assert set(keys) == {rs, es}
+    assert keys[rs].algorithm == "RS256" and keys[es].algorithm == "ES256"
+    assert ed not in keys
+
+
+def test_a_document_without_keys_is_an_error() -> None:
+    with pytest.raises(ValueError):
+        parse_jwks({"nope": []}, ("RS256",))

@@ -1,0 +1,76 @@
+"""Revocation state in real Redis: deny-list, sessions, user not-before, refresh families."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+import redis
+
+from secure_service import RevocationStore, RevocationUnavailable, Rotation, redis_client
+from tests.support import free_port
+
+
+@pytest.fixture
+def store(redis_url: str) -> RevocationStore:
+    return RevocationStore(redis_client(redis_url), max_token_lifetime_seconds=3600)
+
+
+def claims(**overrides: object) -> dict[str, object]:
+    now = int(time.time())
+    return {"jti": str(uuid.uuid4()), "sub": f"u-{uuid.uuid4()}", "sid": str(uuid.uuid4()), "iat": now, **overrides}
+
+
+def test_a_fresh_token_is_not_revoked(store: RevocationStore) -> None:
+    assert store.is_revoked(claims()) is False
+
+
+def test_revoked_entries_expire_by_themselves(store: RevocationStore, redis_conn: redis.Redis) -> None:
+    token = claims()
+    store.revoke_session(jti=str(token["jti"]), expires_at=int(time.time()) + 100, sids=[str(token["sid"])])
+    assert 0 < redis_conn.ttl(f"revoked:jti:{token['jti']}") <= 160
+    assert 0 < redis_conn.ttl(f"revoked:sid:{token['sid']}") <= 3600
+
+
+def test_logout_all_in_the_same_second_keeps_the_next_login(store: RevocationStore) -> None:
+    sub = f"u-{uuid.uuid4()}"
+    now = time.time()
+    before = claims(sub=sub, iat=int(now))
+    not_before = store.revoke_user(sub, now=now)
+    assert store.is_revoked(before)
+    # A login "a moment later", still within the same second, gets an iat the check accepts.
+    issued_at = store.issued_at_for(sub, now + 0.1)
+    assert issued_at == not_before
+    assert not store.is_revoked(claims(sub=sub, iat=issued_at))
+
+
+def test_a_service_token_without_sid_is_checked_too(store: RevocationStore) -> None:
+    token = claims()
+    del token["sid"]
+    assert not store.is_revoked(token)
+    store.revoke_session(jti=str(token["jti"]), expires_at=int(time.time()) + 60, sids=[])
+    assert store.is_revoked(token)
+
+
+def test_rotation_detects_reuse_and_kills_the_family(store: RevocationStore) -> None:
+    sid, first, second, third = (str(uuid.uuid4()) for _ in range(4))
+    store.start_family(sid, first, 600)
+    assert store.rotate(sid, first, second, 600) is Rotation.ROTATED
+    assert store.rotate(sid, first, third, 600) is Rotation.REUSED
+    # The legitimate holder's current token is dead too.
+    assert store.rotate(sid, second, third, 600) is Rotation.REVOKED
+    assert store.is_revoked(claims(sid=sid))
+
+
+def test_an_unknown_family_cannot_rotate(store: RevocationStore) -> None:
+    assert store.rotate(str(uuid.uuid4()), "a", "b", 600) is Rotation.UNKNOWN
+
+
+def test_an_unreachable_redis_raises_revocation_unavailable() -> None:
+    store = RevocationStore(redis_client(f"redis://127.0.0.1:{free_port()}/0"), max_token_lifetime_seconds=60)
+    with pytest.raises(RevocationUnavailable):
+        store.is_revoked(claims())
+    with pytest.raises(RevocationUnavailable):
+        store.revoke_user("someone")
+    assert store.ping() is False

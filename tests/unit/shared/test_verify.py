@@ -1,0 +1,297 @@
+"""The verifier enforces every rule of DESIGN.md "Verification" (one test family per rule)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+import jwt
+import pytest
+import redis
+from cryptography.hazmat.primitives import serialization
+from flask.testing import FlaskClient
+
+from secure_service import InvalidToken, RevocationStore
+from secure_service.verify import verifier_state
+from tests.support import free_port
+from tests.unit.shared.conftest import DROP, KeyRing, Minter, make_resource_app, standard_claims
+
+
+def get(client: FlaskClient, token: str | None = None, header: str | None = None, path: str = "/protected") -> Any:
+    headers = {}
+    if header is not None:
+        headers["Authorization"] = header
+    elif token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return client.get(path, headers=headers)
+
+
+def assert_invalid_token(response: Any) -> None:
+    assert response.status_code == 401
+    assert response.json["error"] in {"invalid_token", "token_expired", "token_revoked"}
+    assert set(response.json) == {"error", "message"}
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith('Bearer realm="users_service"')
+    assert 'error="invalid_token"' in challenge
+
+
+def test_a_valid_token_is_accepted(client: FlaskClient, mint: Minter) -> None:
+    response = get(client, mint())
+    assert response.status_code == 200
+    assert response.json == {"sub": "user-1"}
+
+
+@pytest.mark.parametrize("algorithm", ["ES256", "EdDSA"])
+def test_es256_and_eddsa_keys_are_selectable(client: FlaskClient, mint: Minter, keyring: KeyRing, algorithm: str) -> None:
+    kid = keyring.add(algorithm)
+    assert get(client, mint(kid=kid)).status_code == 200
+
+
+# --- rule 1: the Authorization header -------------------------------------------------
+
+
+def test_no_credentials_get_a_bare_challenge(client: FlaskClient) -> None:
+    response = get(client)
+    assert response.status_code == 401
+    assert response.json["error"] == "missing_token"
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="users_service"'
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "BeArEr"])
+def test_the_scheme_is_case_insensitive(client: FlaskClient, mint: Minter, scheme: str) -> None:
+    assert get(client, header=f"{scheme} {mint()}").status_code == 200
+
+
+@pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Token abc", "Digest x=y"])
+def test_other_schemes_are_no_bearer_credentials(client: FlaskClient, header: str) -> None:
+    response = get(client, header=header)
+    assert response.status_code == 401
+    assert "error=" not in response.headers["WWW-Authenticate"]
+
+
+def test_two_tokens_in_one_header_are_refused(client: FlaskClient, mint: Minter) -> None:
+    token = mint()
+    response = get(client, header=f"Bearer {token}, Bearer {token}")
+    assert_invalid_token(response)
+    assert "Exactly one" in response.json["message"]
+
+
+@pytest.mark.parametrize("header", ["Bearer", "Bearer ", "Bearer a b", "Bearer <script>", "Bearer\ttoken"])
+def test_malformed_bearer_headers_are_invalid_tokens(client: FlaskClient, header: str) -> None:
+    assert_invalid_token(get(client, header=header))
+
+
+# --- rule 2: the header alg and kid ---------------------------------------------------
+
+
+def _unsigned(header: dict[str, Any], claims: dict[str, Any], signature: str = "") -> str:
+    def b64(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{b64(header)}.{b64(claims)}.{signature}"
+
+
+@pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
+def test_alg_none_is_refused(client: FlaskClient, signing_kid: str, alg: str) -> None:
+    token = _unsigned({"alg": alg, "kid": signing_kid, "typ": "at+jwt"}, standard_claims())
+    assert_invalid_token(get(client, token))
+
+
+def test_hmac_signed_with_the_public_key_is_refused(client: FlaskClient, keyring: KeyRing, signing_kid: str) -> None:
+    public_pem = (
+        keyring.keys[signing_kid][1]
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    header = {"alg": "HS256", "kid": signing_kid, "typ": "at+jwt"}
+    signing_input = _unsigned(header, standard_claims())[:-1].encode()
+    signature = base64.urlsafe_b64encode(hmac.new(public_pem, signing_input, hashlib.sha256).digest()).rstrip(b"=")
+    assert_invalid_token(get(client, signing_input.decode() + "." + signature.decode()))
+
+
+def test_a_key_is_only_used_with_its_own_algorithm(
+    client: FlaskClient, mint: Minter, keyring: KeyRing, signing_kid: str
+) -> None:
+    es_kid = keyring.add("ES256")
+    rsa_key = keyring.keys[signing_kid][1]
+    # A valid RS256 signature, but the header names the ES256 key.
+    assert_invalid_token(get(client, mint(kid=es_kid, key=rsa_key, algorithm="RS256")))
+
+
+def test_the_key_lookup_pins_the_algorithm_to_the_key(client: FlaskClient, signing_kid: str) -> None:
+    state = verifier_state(client.application)  # type: ignore[arg-type]
+    assert state.decode_key({"alg": "RS256", "kid": signing_kid}, {}) is not None
+    with pytest.raises(InvalidToken, match="does not match"):
+        state.decode_key({"alg": "ES256", "kid": signing_kid}, {})
+
+
+@pytest.mark.parametrize("member", ["jku", "x5u", "jwk", "x5c"])
+def test_key_reference_headers_are_never_honoured(client: FlaskClient, mint: Minter, member: str) -> None:
+    value: Any = {"kty": "oct", "k": "AAAA"} if member == "jwk" else "https://attacker.test/keys"
+    assert_invalid_token(get(client, mint(headers={member: value})))
+
+
+@pytest.mark.parametrize("kid", ["unknown", "", "../../dev/null", "' OR 1=1 --", "$(reboot)", "x" * 300])
+def test_unknown_or_hostile_kid_is_refused(client: FlaskClient, mint: Minter, kid: str) -> None:
+    assert_invalid_token(get(client, mint(headers={"kid": kid})))
+
+
+def test_a_token_without_kid_is_refused(client: FlaskClient, keyring: KeyRing, signing_kid: str) -> None:
+    token = jwt.encode(standard_claims(), keyring.keys[signing_kid][1], algorithm="RS256", headers={"typ": "at+jwt"})
+    assert_invalid_token(get(client, token))
+
+
+def test_an_algorithm_outside_the_allow_list_is_refused(redis_url: str, keyring: KeyRing, mint: Minter) -> None:
+    es_kid = keyring.add("ES256")
+    app = make_resource_app(redis_url, keyring, JWT_ALGORITHMS="RS256")
+    assert_invalid_token(get(app.test_client(), mint(kid=es_kid)))
+
+
+# --- rule 3: the signature ------------------------------------------------------------
+
+
+def test_a_signature_from_another_key_is_refused(client: FlaskClient, mint: Minter, keyring: KeyRing, signing_kid: str) -> None:
+    unpublished = keyring.add("RS256", publish=False)
+    assert_invalid_token(get(client, mint(kid=signing_kid, key=keyring.keys[unpublished][1])))
+
+
+def test_a_tampered_payload_is_refused(client: FlaskClient, mint: Minter) -> None:
+    header, _payload, signature = mint().split(".")
+    forged = _unsigned({}, standard_claims(roles=["admin"])).split(".")[1]
+    assert_invalid_token(get(client, f"{header}.{forged}.{signature}"))
+
+
+def test_an_empty_signature_is_refused(client: FlaskClient, mint: Minter) -> None:
+    header, payload, _signature = mint().split(".")
+    assert_invalid_token(get(client, f"{header}.{payload}."))
+
+
+# --- rule 4: typ and claims -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("typ", ["JWT", "jwt", "refresh+jwt", "", None])
+def test_typ_must_be_at_jwt(client: FlaskClient, mint: Minter, typ: str | None) -> None:
+    assert_invalid_token(get(client, mint(headers={"typ": typ})))
+
+
+@pytest.mark.parametrize("typ", ["at+jwt", "AT+JWT", "application/at+jwt"])
+def test_typ_variants_of_at_jwt_are_accepted(client: FlaskClient, mint: Minter, typ: str) -> None:
+    assert get(client, mint(headers={"typ": typ})).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"iss": "https://evil.test"}, id="wrong-iss"),
+        pytest.param({"aud": ["orders_service"]}, id="wrong-aud"),
+        pytest.param({"aud": "orders_service"}, id="wrong-aud-string"),
+        pytest.param({"exp": int(time.time()) - 31}, id="expired-beyond-leeway"),
+        pytest.param({"nbf": int(time.time()) + 120}, id="nbf-in-future"),
+        pytest.param({"iat": int(time.time()) + 120}, id="iat-in-future"),
+        pytest.param({"sub": 42}, id="sub-as-number"),
+        pytest.param({"exp": str(int(time.time()) + 300)}, id="exp-as-string"),
+        pytest.param({"exp": True}, id="exp-as-bool"),
+        pytest.param({"roles": "admin"}, id="roles-as-string"),
+        pytest.param({"roles": [1]}, id="roles-of-numbers"),
+        pytest.param({"scope": ["users:read"]}, id="scope-as-list"),
+        pytest.param({"sub": ""}, id="empty-sub"),
+        pytest.param({"type": "refresh"}, id="refresh-type-claim"),
+    ],
+)
+def test_bad_claims_are_refused(client: FlaskClient, mint: Minter, overrides: dict[str, Any]) -> None:
+    assert_invalid_token(get(client, mint(standard_claims(**overrides))))
+
+
+@pytest.mark.parametrize("claim", ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "scope", "roles", "client_id"])
+def test_every_required_claim_must_be_present(client: FlaskClient, mint: Minter, claim: str) -> None:
+    assert_invalid_token(get(client, mint(standard_claims(**{claim: DROP}))))
+
+
+def test_an_expired_token_says_so(client: FlaskClient, mint: Minter) -> None:
+    response = get(client, mint(standard_claims(exp=int(time.time()) - 60)))
+    assert_invalid_token(response)
+    assert response.json["error"] == "token_expired"
+
+
+def test_expiry_within_the_leeway_is_tolerated(client: FlaskClient, mint: Minter) -> None:
+    assert get(client, mint(standard_claims(exp=int(time.time()) - 5))).status_code == 200
+
+
+# --- rule 5: revocation ---------------------------------------------------------------
+
+
+def _revocation(client: FlaskClient) -> RevocationStore:
+    return verifier_state(client.application).revocation  # type: ignore[arg-type]
+
+
+def test_a_revoked_token_is_refused(client: FlaskClient, mint: Minter) -> None:
+    claims = standard_claims()
+    token = mint(claims)
+    assert get(client, token).status_code == 200
+    _revocation(client).revoke_session(jti=claims["jti"], expires_at=claims["exp"], sids=[])
+    response = get(client, token)
+    assert_invalid_token(response)
+    assert response.json["error"] == "token_revoked"
+
+
+def test_a_revoked_session_refuses_its_other_tokens(client: FlaskClient, mint: Minter) -> None:
+    first, second = standard_claims(sid="session-a"), standard_claims(sid="session-a")
+    other_session = standard_claims(sid="session-b")
+    _revocation(client).revoke_session(jti=first["jti"], expires_at=first["exp"], sids=["session-a"])
+    assert_invalid_token(get(client, mint(second)))
+    assert get(client, mint(other_session)).status_code == 200
+
+
+def test_user_not_before_refuses_earlier_tokens_only(client: FlaskClient, mint: Minter) -> None:
+    now = time.time()
+    earlier = standard_claims(sub="user-nb", iat=int(now))
+    not_before = _revocation(client).revoke_user("user-nb", now=now)
+    assert_invalid_token(get(client, mint(earlier)))
+    later = standard_claims(sub="user-nb", iat=not_before, nbf=not_before)
+    assert get(client, mint(later)).status_code == 200
+
+
+def test_redis_down_fails_closed_with_503(keyring: KeyRing, mint: Minter) -> None:
+    app = make_resource_app(f"redis://127.0.0.1:{free_port()}/0", keyring)
+    response = get(app.test_client(), mint())
+    assert response.status_code == 503
+    assert response.json["error"] == "service_unavailable"
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_revocation_is_one_redis_round_trip(client: FlaskClient, mint: Minter, redis_url: str) -> None:
+    admin = redis.Redis.from_url(redis_url)
+    token = mint()
+    get(client, token)  # warm the JWKS cache and the connection
+    before = admin.info("commandstats")
+    assert get(client, token).status_code == 200
+    after = admin.info("commandstats")
+    calls = {k: after[k]["calls"] - before.get(k, {"calls": 0})["calls"] for k in after}
+    data_commands = {k: v for k, v in calls.items() if v and k not in ("cmdstat_info",)}
+    assert data_commands == {"cmdstat_mget": 1}
+
+
+# --- scopes and roles -----------------------------------------------------------------
+
+
+def test_a_missing_scope_is_403_insufficient_scope(client: FlaskClient, mint: Minter) -> None:
+    response = get(client, mint(standard_claims(scope="orders:read")))
+    assert response.status_code == 403
+    assert response.json["error"] == "insufficient_scope"
+    assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
+
+
+def test_a_missing_role_is_403(client: FlaskClient, mint: Minter) -> None:
+    assert get(client, mint(), path="/admin").status_code == 403
+    assert get(client, mint(standard_claims(roles=["admin", "user"])), path="/admin").status_code == 200
+
+
+def test_no_token_ever_appears_in_a_response(client: FlaskClient, mint: Minter) -> None:
+    token = mint(standard_claims(exp=int(time.time()) - 60))
+    response = get(client, token)
+    assert token not in response.get_data(as_text=True)
+    assert token not in str(response.headers)
