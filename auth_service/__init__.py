@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from apiflask import APIFlask
+
 from secure_service import RevocationStore, Verifier, create_service_app, health_blueprint, redis_client
 from secure_service.jwks import hmac_kid
 

@@ -12,6 +12,7 @@ from apiflask import APIBlueprint
 from flask import current_app
 from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
+
 from secure_service import (
     InvalidCredentials,
     InvalidRequest,
@@ -20,8 +21,8 @@ from secure_service import (
     ServiceError,
     TokenRevoked,
     audit,
-    current_claims,
     authenticate,
+    current_claims,
     require_token,
     verifier_state,
 )

@@ -48,7 +48,7 @@ class AuthSettings:
     def load(cls, config: Mapping[str, Any] | None = None) -> AuthSettings:
         source = Source(config)
         verifier = VerifierSettings.load(source, SERVICE_NAME)
-        signing_algorithm = source.str("JWT_SIGNING_ALG", "RS256")
+        signing_algorithm = source.string("JWT_SIGNING_ALG", "RS256")
         if signing_algorithm not in verifier.algorithms:
             raise SettingsError(
                 f"JWT_SIGNING_ALG {signing_algorithm} is not in JWT_ALGORITHMS ({' '.join(verifier.algorithms)})"
@@ -61,15 +61,15 @@ class AuthSettings:
         return cls(
             verifier=verifier,
             signing_algorithm=signing_algorithm,
-            keys_dir=Path(source.str("KEYS_DIR", "var/keys")).resolve(),
-            users_service_url=source.str("USERS_SERVICE_URL", "http://127.0.0.1:8002"),
-            access_token_ttl=source.int("ACCESS_TOKEN_TTL_SECONDS", 600, 60, 900),
-            refresh_token_ttl=source.int("REFRESH_TOKEN_TTL_SECONDS", 7 * 86400, 900, 30 * 86400),
+            keys_dir=Path(source.string("KEYS_DIR", "var/keys")).resolve(),
+            users_service_url=source.string("USERS_SERVICE_URL", "http://127.0.0.1:8002"),
+            access_token_ttl=source.integer("ACCESS_TOKEN_TTL_SECONDS", 600, 60, 900),
+            refresh_token_ttl=source.integer("REFRESH_TOKEN_TTL_SECONDS", 7 * 86400, 900, 30 * 86400),
             access_audience=audience,
-            public_client_id=source.str("PUBLIC_CLIENT_ID", "web-app"),
+            public_client_id=source.string("PUBLIC_CLIENT_ID", "web-app"),
             clients=_parse_clients(source.optional("SERVICE_CLIENTS")),
-            peer_timeout_seconds=float(source.int("PEER_TIMEOUT_SECONDS", 3, 1, 30)),
-            log_level=source.str("LOG_LEVEL", "INFO").upper(),
+            peer_timeout_seconds=float(source.integer("PEER_TIMEOUT_SECONDS", 3, 1, 30)),
+            log_level=source.string("LOG_LEVEL", "INFO").upper(),
         )
 
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask_jwt_extended import create_access_token, create_refresh_token
+
 from secure_service import RevocationStore
 from secure_service.verify import ACCESS_TOKEN_TYP, REFRESH_TOKEN_TYP
 
@@ -106,7 +107,9 @@ class TokenIssuer:
         """A fresh login: a new session id, an access token and the family's first refresh token."""
         sid = str(uuid.uuid4())
         refresh_jti = str(uuid.uuid4())
-        refresh = self._refresh_token(user.id, sid=sid, jti=refresh_jti, lifetime_seconds=self.settings.refresh_token_ttl)
+        refresh = self._refresh_token(
+            user.id, sid=sid, jti=refresh_jti, lifetime_seconds=self.settings.refresh_token_ttl
+        )
         self.revocation.start_family(sid, refresh_jti, self.settings.refresh_token_ttl)
         return self._pair(user, sid, refresh)
 

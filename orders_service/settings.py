@@ -25,8 +25,8 @@ class OrdersSettings:
         source = Source(config)
         return cls(
             verifier=VerifierSettings.load(source, SERVICE_NAME),
-            database_url=source.str("DATABASE_URL", default_sqlite_url(SERVICE_NAME)),
-            users_service_url=source.str("USERS_SERVICE_URL", "http://127.0.0.1:8002"),
-            peer_timeout_seconds=float(source.int("PEER_TIMEOUT_SECONDS", 3, 1, 30)),
-            log_level=source.str("LOG_LEVEL", "INFO").upper(),
+            database_url=source.string("DATABASE_URL", default_sqlite_url(SERVICE_NAME)),
+            users_service_url=source.string("USERS_SERVICE_URL", "http://127.0.0.1:8002"),
+            peer_timeout_seconds=float(source.integer("PEER_TIMEOUT_SECONDS", 3, 1, 30)),
+            log_level=source.string("LOG_LEVEL", "INFO").upper(),
         )

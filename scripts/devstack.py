@@ -136,12 +136,17 @@ def main() -> int:
                 "redis",
                 [
                     redis_server,
-                    "--bind", "127.0.0.1",
-                    "--port", str(redis_port),
-                    "--dir", str(data_dir / "redis"),
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    str(redis_port),
+                    "--dir",
+                    str(data_dir / "redis"),
                     # AOF: a restart forgets no revocation.
-                    "--appendonly", "yes",
-                    "--save", "",
+                    "--appendonly",
+                    "yes",
+                    "--save",
+                    "",
                 ],
                 dict(os.environ),
             )

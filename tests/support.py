@@ -27,11 +27,16 @@ def redis_server(directory: Path, *, appendonly: bool = False) -> Iterator[tuple
     process = subprocess.Popen(
         [
             binary,
-            "--bind", "127.0.0.1",
-            "--port", str(port),
-            "--dir", str(directory),
-            "--save", "",
-            "--appendonly", "yes" if appendonly else "no",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(directory),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if appendonly else "no",
         ],
         stdout=subprocess.DEVNULL,
     )

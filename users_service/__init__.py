@@ -42,9 +42,7 @@ def _ensure_admin(username: str, password: str) -> None:
     key = username_key(username)
     if db.session.scalar(select(User.id).where(User.username_key == key)) is not None:
         return
-    db.session.add(
-        User(username=username, username_key=key, password_hash=hash_password(password), roles="admin user")
-    )
+    db.session.add(User(username=username, username_key=key, password_hash=hash_password(password), roles="admin user"))
     try:
         db.session.commit()
         log.info("created admin account %s", username)

@@ -28,8 +28,8 @@ class UsersSettings:
         assert admin_password is not None
         return cls(
             verifier=VerifierSettings.load(source, SERVICE_NAME),
-            database_url=source.str("DATABASE_URL", default_sqlite_url(SERVICE_NAME)),
-            admin_username=source.str("ADMIN_USERNAME", "admin"),
+            database_url=source.string("DATABASE_URL", default_sqlite_url(SERVICE_NAME)),
+            admin_username=source.string("ADMIN_USERNAME", "admin"),
             admin_password=admin_password,
-            log_level=source.str("LOG_LEVEL", "INFO").upper(),
+            log_level=source.string("LOG_LEVEL", "INFO").upper(),
         )

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from apiflask import APIFlask, HTTPError
+from werkzeug.datastructures import Headers
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ _CODES_BY_STATUS: Mapping[int, str] = {
 class ServiceError(HTTPError):
     """Base of every error a service raises on purpose; carries its status and code."""
 
-    status_code: ClassVar[int] = 400  # type: ignore[misc]
+    status_code = 400
     code: ClassVar[str] = "invalid_request"
     default_message: ClassVar[str] = "The request is invalid."
 
@@ -153,7 +154,8 @@ def _quote(text: str) -> str:
 def render_error(error: HTTPError, realm: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Turn any HTTPError (ours, Werkzeug's or a validation error) into the shared shape."""
     status = error.status_code
-    headers = {k: v for k, v in (error.headers or {}).items() if k.lower() != "content-type"}
+    headers = {k: v for k, v in Headers(error.headers or {}).items() if k.lower() != "content-type"}
+    message: str | None
     if isinstance(error, ServiceError):
         code, message = error.code, error.message or error.default_message
     else:

@@ -7,7 +7,6 @@ import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
-
 _HANDLER_NAME = "secure_service.json"
 
 

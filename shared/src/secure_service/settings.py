@@ -37,7 +37,7 @@ class Source:
     def __init__(self, config: Mapping[str, Any] | None = None):
         self._values: dict[str, Any] = {**os.environ, **(config or {})}
 
-    def str(self, name: str, default: str | None = None) -> str:
+    def string(self, name: str, default: str | None = None) -> str:
         value = self._values.get(name)
         if value is None or str(value).strip() == "":
             if default is None:
@@ -51,7 +51,7 @@ class Source:
             return None
         return str(value).strip()
 
-    def int(self, name: str, default: int, minimum: int, maximum: int) -> int:
+    def integer(self, name: str, default: int, minimum: int, maximum: int) -> int:
         raw = self._values.get(name, default)
         try:
             value = int(raw)
@@ -62,7 +62,7 @@ class Source:
         return value
 
     def words(self, name: str, default: str) -> tuple[str, ...]:
-        return tuple(self.str(name, default).replace(",", " ").split())
+        return tuple(self.string(name, default).replace(",", " ").split())
 
     def secret(self, name: str, min_length: int, *, required: bool = True) -> str | None:
         """A secret with no default: refused when missing, short or a known placeholder."""
@@ -119,13 +119,13 @@ class VerifierSettings:
             )
         return cls(
             service_name=service_name,
-            issuer=source.str("JWT_ISSUER", "http://localhost:8001"),
-            jwks_url=source.str("JWKS_URL", "http://127.0.0.1:8001/.well-known/jwks.json"),
-            redis_url=source.str("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            issuer=source.string("JWT_ISSUER", "http://localhost:8001"),
+            jwks_url=source.string("JWKS_URL", "http://127.0.0.1:8001/.well-known/jwks.json"),
+            redis_url=source.string("REDIS_URL", "redis://127.0.0.1:6379/0"),
             algorithms=algorithms,
-            leeway_seconds=source.int("JWT_LEEWAY_SECONDS", 30, 0, MAX_LEEWAY_SECONDS),
-            jwks_cooldown_seconds=source.int("JWKS_REFETCH_COOLDOWN_SECONDS", 10, 1, 3600),
-            jwks_max_age_seconds=source.int("JWKS_MAX_AGE_SECONDS", 300, 10, 86400),
-            jwks_timeout_seconds=float(source.int("JWKS_TIMEOUT_SECONDS", 3, 1, 30)),
+            leeway_seconds=source.integer("JWT_LEEWAY_SECONDS", 30, 0, MAX_LEEWAY_SECONDS),
+            jwks_cooldown_seconds=source.integer("JWKS_REFETCH_COOLDOWN_SECONDS", 10, 1, 3600),
+            jwks_max_age_seconds=source.integer("JWKS_MAX_AGE_SECONDS", 300, 10, 86400),
+            jwks_timeout_seconds=float(source.integer("JWKS_TIMEOUT_SECONDS", 3, 1, 30)),
             hs256_secret=hs256_secret if "HS256" in algorithms else None,
         )

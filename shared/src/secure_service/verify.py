@@ -141,9 +141,7 @@ class Verifier:
                 static_keys=static,
             ),
             revocation=revocation
-            or RevocationStore(
-                redis_client(settings.redis_url), max_token_lifetime_seconds=max_token_lifetime_seconds
-            ),
+            or RevocationStore(redis_client(settings.redis_url), max_token_lifetime_seconds=max_token_lifetime_seconds),
         )
         app.extensions[EXTENSION_KEY] = state
         app.config.update(
@@ -257,9 +255,7 @@ def has_role(role: str) -> bool:
     return role in current_claims().get("roles", [])
 
 
-def require_token(
-    scopes: Iterable[str] = (), roles: Iterable[str] = ()
-) -> Callable[[Callable[P, R]], Callable[P, R]]:
+def require_token(scopes: Iterable[str] = (), roles: Iterable[str] = ()) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Decorator: a valid access token with every scope in ``scopes`` and role in ``roles``."""
     needed_scopes, needed_roles = frozenset(scopes), frozenset(roles)
 

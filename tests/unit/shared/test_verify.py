@@ -46,7 +46,9 @@ def test_a_valid_token_is_accepted(client: FlaskClient, mint: Minter) -> None:
 
 
 @pytest.mark.parametrize("algorithm", ["ES256", "EdDSA"])
-def test_es256_and_eddsa_keys_are_selectable(client: FlaskClient, mint: Minter, keyring: KeyRing, algorithm: str) -> None:
+def test_es256_and_eddsa_keys_are_selectable(
+    client: FlaskClient, mint: Minter, keyring: KeyRing, algorithm: str
+) -> None:
     kid = keyring.add(algorithm)
     assert get(client, mint(kid=kid)).status_code == 200
 
@@ -154,7 +156,9 @@ def test_an_algorithm_outside_the_allow_list_is_refused(redis_url: str, keyring:
 # --- rule 3: the signature ------------------------------------------------------------
 
 
-def test_a_signature_from_another_key_is_refused(client: FlaskClient, mint: Minter, keyring: KeyRing, signing_kid: str) -> None:
+def test_a_signature_from_another_key_is_refused(
+    client: FlaskClient, mint: Minter, keyring: KeyRing, signing_kid: str
+) -> None:
     unpublished = keyring.add("RS256", publish=False)
     assert_invalid_token(get(client, mint(kid=signing_kid, key=keyring.keys[unpublished][1])))
 
