@@ -22,7 +22,8 @@ dev: install
 	$(BIN)/python scripts/devstack.py
 
 ## Lint, unit tests, then the end-to-end suite against a stack the suite starts itself.
-test: lint test-unit test-e2e
+test: lint
+	$(BIN)/python -m pytest tests/unit tests/e2e
 
 test-unit: install
 	$(BIN)/python -m pytest tests/unit

@@ -63,5 +63,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     )
     app.register_blueprint(routes.bp)
     app.register_blueprint(discovery.bp)
-    app.register_blueprint(health_blueprint({"redis": revocation.ping, "signing_key": lambda: True}))
+    # The signing keys are loaded above or the app never starts; readiness is Redis. Not
+    # users_service: it needs this service's JWKS to become ready itself.
+    app.register_blueprint(health_blueprint({"redis": revocation.ping}))
     return app

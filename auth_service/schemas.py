@@ -5,12 +5,8 @@ from __future__ import annotations
 from apiflask import Schema
 from apiflask.fields import Dict, Integer, List, String
 from apiflask.validators import Length, OneOf
-from marshmallow import RAISE
 
-
-class StrictSchema(Schema):
-    class Meta:
-        unknown = RAISE
+from secure_service.schemas import StrictSchema
 
 
 class LoginIn(StrictSchema):

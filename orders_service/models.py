@@ -10,6 +10,8 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from secure_service.database import utc_isoformat
+
 
 class Base(DeclarativeBase):
     pass
@@ -29,12 +31,11 @@ class Order(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
 
     def public(self) -> dict[str, Any]:
-        created = self.created_at if self.created_at.tzinfo else self.created_at.replace(tzinfo=UTC)
         return {
             "id": self.id,
             "user_id": self.user_id,
             "item": self.item,
             "quantity": self.quantity,
             "status": self.status,
-            "created_at": created.isoformat().replace("+00:00", "Z"),
+            "created_at": utc_isoformat(self.created_at),
         }

@@ -9,6 +9,7 @@ from flask import current_app, request, url_for
 from sqlalchemy import select
 
 from secure_service import NotFound, current_claims, has_role, require_token
+from secure_service.schemas import PageIn
 from secure_service.verify import bearer_token
 
 from . import schemas
@@ -35,7 +36,7 @@ def create_order(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, s
 
 @bp.get("")
 @require_token(scopes=["orders:read"])
-@bp.input(schemas.PageIn, location="query", arg_name="page")
+@bp.input(PageIn, location="query", arg_name="page")
 @bp.output(schemas.OrderListOut)
 @bp.doc(security="BearerAuth")
 def list_orders(page: dict[str, Any]) -> dict[str, Any]:

@@ -5,14 +5,10 @@ from __future__ import annotations
 from apiflask import Schema
 from apiflask.fields import Integer, List, Nested, String
 from apiflask.validators import Length, Range
-from marshmallow import RAISE
+
+from secure_service.schemas import StrictSchema
 
 MAX_QUANTITY = 10_000
-
-
-class StrictSchema(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 class OrderIn(StrictSchema):
@@ -32,8 +28,3 @@ class OrderOut(Schema):
 
 class OrderListOut(Schema):
     orders = List(Nested(OrderOut))
-
-
-class PageIn(StrictSchema):
-    limit = Integer(load_default=100, validate=Range(1, 500))
-    offset = Integer(load_default=0, validate=Range(0, 1_000_000))

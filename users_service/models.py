@@ -10,6 +10,8 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Boolean, DateTime, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from secure_service.database import utc_isoformat
+
 
 class Base(DeclarativeBase):
     pass
@@ -45,13 +47,12 @@ class User(db.Model):  # type: ignore[name-defined,misc]
 
     def public(self) -> dict[str, Any]:
         """The profile as the API shows it (never the hash)."""
-        created = self.created_at if self.created_at.tzinfo else self.created_at.replace(tzinfo=UTC)
         return {
             "id": self.id,
             "username": self.username,
             "email": self.email,
             "roles": self.role_list,
-            "created_at": created.isoformat().replace("+00:00", "Z"),
+            "created_at": utc_isoformat(self.created_at),
         }
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from secure_service import Conflict, NotFound, current_claims, has_role, require_token
+from secure_service.schemas import PageIn
 
 from . import schemas
 from .models import User, db, username_key
@@ -72,7 +73,7 @@ def get_user(user_id: str) -> dict[str, Any]:
 
 @bp.get("")
 @require_token(scopes=["users:read"], roles=["admin"])
-@bp.input(schemas.PageIn, location="query", arg_name="page")
+@bp.input(PageIn, location="query", arg_name="page")
 @bp.output(schemas.UserListOut)
 @bp.doc(security="BearerAuth")
 def list_users(page: dict[str, Any]) -> dict[str, Any]:

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import Boolean, Email, Integer, List, Nested, String
-from apiflask.validators import Length, Range, Regexp
-from marshmallow import RAISE
+from apiflask.fields import Boolean, Email, List, Nested, String
+from apiflask.validators import Length, Regexp
+
+from secure_service.schemas import StrictSchema
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
-
-
-class StrictSchema(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 class SignUpIn(StrictSchema):
@@ -34,11 +30,6 @@ class UserOut(Schema):
 
 class UserListOut(Schema):
     users = List(Nested(UserOut))
-
-
-class PageIn(StrictSchema):
-    limit = Integer(load_default=50, validate=Range(1, 100))
-    offset = Integer(load_default=0, validate=Range(0, 1_000_000))
 
 
 class CredentialsIn(StrictSchema):

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,11 @@ class Stack:
     admin_password: str
     client_secret: str
     keys_dir: Path
-    http: requests.Session = field(default_factory=requests.Session)
+    log_path: Path
+
+    def logs(self) -> str:
+        """Everything the stack's processes have written so far."""
+        return self.log_path.read_text(errors="replace")
 
     def signing_key(self) -> tuple[str, Any]:
         """The active signing key (kid, private key), read where the backend keeps it."""
@@ -114,6 +118,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             admin_password=admin_password,
             client_secret=client_secret,
             keys_dir=data / "keys",
+            log_path=log_path,
         )
     finally:
         process.send_signal(signal.SIGTERM)

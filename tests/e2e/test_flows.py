@@ -203,3 +203,19 @@ def test_a_request_without_credentials_gets_a_bare_challenge(stack: Stack) -> No
         assert response.status_code == 401
         assert response.headers["WWW-Authenticate"].startswith('Bearer realm="')
         assert "error=" not in response.headers["WWW-Authenticate"]
+
+
+def test_no_token_or_password_reaches_the_logs(client: Client, stack: Stack) -> None:
+    user, tokens = client.new_user()
+    rotated = client.refresh(tokens["refresh_token"]).json()
+    client.refresh(tokens["refresh_token"])  # reuse: logged as a security event
+    client.login(user["username"])
+    client.http.post(f"{stack.auth}/auth/login", json={"username": user["username"], "password": "wrong password!"})
+    client.me(rotated["access_token"] + "x")
+    time.sleep(0.5)  # let the processes flush their log lines
+    logs = stack.logs()
+    assert '"event": "refresh_reuse_detected"' in logs
+    assert user["id"] in logs  # events name the user by id...
+    for secret in (tokens["access_token"], tokens["refresh_token"], rotated["access_token"], PASSWORD):
+        assert secret not in logs  # ...never by token or password
+    assert "eyJ" not in logs

@@ -27,8 +27,12 @@ MIN_HMAC_SECRET_BYTES = 32
 MAX_LEEWAY_SECONDS = 30
 
 
-class SettingsError(ValueError):
-    """A setting is missing or unsafe; the message is one line naming the variable."""
+class SettingsError(RuntimeError):
+    """A setting is missing or unsafe; the message is one line naming the variable.
+
+    A RuntimeError because gunicorn reports one raised while loading the app (preload_app)
+    as a single line, ``Error: <message>``, and exits 1, instead of a traceback.
+    """
 
 
 class Source:

@@ -46,7 +46,7 @@ MAX_ID_LENGTH = 256
 _BEARER = re.compile(r"^bearer +([A-Za-z0-9\-._~+/]+=*)$", re.IGNORECASE)
 _SCHEME = re.compile(r"^\s*(\S+)")
 
-_REQUIRED_ACCESS_CLAIMS: Mapping[str, type | tuple[type, ...]] = {
+_REQUIRED_COMMON_CLAIMS: Mapping[str, type | tuple[type, ...]] = {
     "iss": str,
     "sub": str,
     "aud": (str, list),
@@ -54,21 +54,10 @@ _REQUIRED_ACCESS_CLAIMS: Mapping[str, type | tuple[type, ...]] = {
     "iat": int,
     "nbf": int,
     "jti": str,
-    "scope": str,
-    "roles": list,
     "client_id": str,
 }
-_REQUIRED_REFRESH_CLAIMS: Mapping[str, type | tuple[type, ...]] = {
-    "iss": str,
-    "sub": str,
-    "aud": (str, list),
-    "exp": int,
-    "iat": int,
-    "nbf": int,
-    "jti": str,
-    "sid": str,
-    "client_id": str,
-}
+_REQUIRED_ACCESS_CLAIMS = {**_REQUIRED_COMMON_CLAIMS, "scope": str, "roles": list}
+_REQUIRED_REFRESH_CLAIMS = {**_REQUIRED_COMMON_CLAIMS, "sid": str}
 
 
 def bearer_token(header_value: str | None) -> str:

@@ -295,6 +295,20 @@ def test_signing_keys_persist_across_restarts(services: Services) -> None:
     assert first == second
 
 
+@pytest.mark.parametrize("algorithm", ["ES256", "EdDSA"])
+def test_es256_and_eddsa_signing_keys_are_selectable(services: Services, tmp_path: Any, algorithm: str) -> None:
+    app = create_app(
+        {**services.config, "KEYS_DIR": str(tmp_path), "JWT_SIGNING_ALG": algorithm, "JWT_ALGORITHMS": algorithm}
+    )
+    (jwk,) = app.test_client().get("/.well-known/jwks.json").json["keys"]
+    assert jwk["alg"] == algorithm
+    with app.app_context():
+        token = app.extensions["auth_service.issuer"].service_token("reporting", frozenset({"users:read"}))
+    assert header_of(token) == {"alg": algorithm, "kid": jwk["kid"], "typ": "at+jwt"}
+    key = jwt.PyJWK(jwk).key
+    assert jwt.decode(token, key, algorithms=[algorithm], audience="users_service")["sub"] == "reporting"
+
+
 @pytest.mark.parametrize(
     ("overrides", "reason"),
     [
