@@ -58,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
                 settings.users_service_url,
                 settings.peer_timeout_seconds,
                 lambda: issuer.own_service_token(CREDENTIALS_SCOPE),
+                issuer.forget_own_service_token,
             ),
         }
     )

@@ -4,4 +4,5 @@ import os
 
 from secure_service.gunicorn_config import *  # noqa: F403
 
+proc_name = "auth_service"
 bind = [f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8001')}"]

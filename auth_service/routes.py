@@ -87,7 +87,7 @@ def refresh() -> dict[str, Any]:
         verifier_state().revocation.revoke_session(jti=claims["jti"], expires_at=claims["exp"], sids=[sid])
         raise InvalidToken("The user of this session no longer exists or is disabled.")
     new_jti = str(uuid.uuid4())
-    outcome = verifier_state().revocation.rotate(sid, claims["jti"], new_jti, claims["exp"] - int(time.time()))
+    outcome, not_before = verifier_state().revocation.rotate(claims, new_jti, claims["exp"] - int(time.time()))
     if outcome is Rotation.REUSED:
         # RFC 9700 §4.14.2: a rotated refresh token came back, so one of its holders is
         # an attacker; the whole family has just been revoked.
@@ -95,7 +95,9 @@ def refresh() -> dict[str, Any]:
         raise TokenRevoked("This refresh token was already used; the session has been revoked.")
     if outcome is not Rotation.ROTATED:
         raise TokenRevoked("This session has ended.")
-    pair = _issuer().rotated_pair(user, sid=sid, new_refresh_jti=new_jti, family_expires_at=claims["exp"])
+    pair = _issuer().rotated_pair(
+        user, sid=sid, new_refresh_jti=new_jti, family_expires_at=claims["exp"], not_before=not_before
+    )
     audit("token_refreshed", sub=sub, sid=sid)
     return pair.as_response()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from apiflask import Schema
 from apiflask.fields import Dict, Integer, List, String
-from apiflask.validators import Length, OneOf
+from apiflask.validators import Length, OneOf, Regexp
 
 from secure_service.schemas import StrictSchema
 
@@ -26,8 +26,11 @@ class LogoutIn(StrictSchema):
     refresh_token = String(validate=Length(1, 8192))
 
 
+USER_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"
+
+
 class RevokeIn(StrictSchema):
-    user_id = String(required=True, validate=Length(1, 64))
+    user_id = String(required=True, validate=Regexp(USER_ID_PATTERN, error="Not a user id."))
 
 
 class ClientCredentialsIn(StrictSchema):

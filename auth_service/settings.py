@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +64,7 @@ class AuthSettings:
             signing_algorithm=signing_algorithm,
             keys_dir=Path(source.string("KEYS_DIR", "var/keys")).resolve(),
             users_service_url=source.string("USERS_SERVICE_URL", "http://127.0.0.1:8002"),
-            access_token_ttl=source.integer("ACCESS_TOKEN_TTL_SECONDS", 600, 60, 900),
+            access_token_ttl=source.integer("ACCESS_TOKEN_TTL_SECONDS", 600, 300, 900),
             refresh_token_ttl=source.integer("REFRESH_TOKEN_TTL_SECONDS", 7 * 86400, 900, 30 * 86400),
             access_audience=audience,
             public_client_id=source.string("PUBLIC_CLIENT_ID", "web-app"),
@@ -85,6 +86,8 @@ def _parse_clients(raw: str | None) -> dict[str, ServiceClient]:
         raise SettingsError("SERVICE_CLIENTS must be a JSON object of client_id -> {secret, scopes}")
     clients: dict[str, ServiceClient] = {}
     for client_id, entry in document.items():
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", client_id):
+            raise SettingsError(f"SERVICE_CLIENTS has an invalid client_id {client_id!r} (letters, digits, _ . -)")
         if not isinstance(entry, dict) or not isinstance(entry.get("secret"), str):
             raise SettingsError(f"SERVICE_CLIENTS[{client_id}] has no client secret")
         check_secret(f"SERVICE_CLIENTS[{client_id}].secret", entry["secret"], MIN_CLIENT_SECRET_BYTES)

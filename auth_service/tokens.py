@@ -11,6 +11,7 @@ from typing import Any
 from flask_jwt_extended import create_access_token, create_refresh_token
 
 from secure_service import RevocationStore
+from secure_service.revocation import issued_at
 from secure_service.verify import ACCESS_TOKEN_TYP, REFRESH_TOKEN_TYP
 
 from .settings import AUDIENCE_BY_SCOPE_PREFIX, SERVICE_NAME, USER_SCOPES, AuthSettings
@@ -65,10 +66,16 @@ class TokenIssuer:
         self._service_token: tuple[str, float] | None = None
 
     def _access_token(
-        self, sub: str, *, scope: str, roles: list[str], audience: list[str], client_id: str, sid: str | None
+        self,
+        sub: str,
+        *,
+        issued_at: int,
+        scope: str,
+        roles: list[str],
+        audience: list[str],
+        client_id: str,
+        sid: str | None,
     ) -> str:
-        now = time.time()
-        issued_at = self.revocation.issued_at_for(sub, now)
         claims: dict[str, Any] = {
             "jti": str(uuid.uuid4()),
             "iat": issued_at,
@@ -87,8 +94,7 @@ class TokenIssuer:
             expires_delta=timedelta(seconds=self.settings.access_token_ttl),
         )
 
-    def _refresh_token(self, sub: str, *, sid: str, jti: str, lifetime_seconds: int) -> str:
-        issued_at = self.revocation.issued_at_for(sub, time.time())
+    def _refresh_token(self, sub: str, *, issued_at: int, sid: str, jti: str, lifetime_seconds: int) -> str:
         return create_refresh_token(
             identity=sub,
             additional_claims={
@@ -107,22 +113,32 @@ class TokenIssuer:
         """A fresh login: a new session id, an access token and the family's first refresh token."""
         sid = str(uuid.uuid4())
         refresh_jti = str(uuid.uuid4())
+        iat = self.revocation.issued_at_for(user.id, time.time())
         refresh = self._refresh_token(
-            user.id, sid=sid, jti=refresh_jti, lifetime_seconds=self.settings.refresh_token_ttl
+            user.id, issued_at=iat, sid=sid, jti=refresh_jti, lifetime_seconds=self.settings.refresh_token_ttl
         )
         self.revocation.start_family(sid, refresh_jti, self.settings.refresh_token_ttl)
-        return self._pair(user, sid, refresh)
+        return self._pair(user, sid, refresh, iat)
 
-    def rotated_pair(self, user: User, *, sid: str, new_refresh_jti: str, family_expires_at: int) -> TokenPair:
-        """The pair after a rotation; the family keeps its absolute expiry (no endless sessions)."""
-        lifetime = max(1, family_expires_at - int(time.time()))
-        refresh = self._refresh_token(user.id, sid=sid, jti=new_refresh_jti, lifetime_seconds=lifetime)
-        return self._pair(user, sid, refresh)
+    def rotated_pair(
+        self, user: User, *, sid: str, new_refresh_jti: str, family_expires_at: int, not_before: int | None
+    ) -> TokenPair:
+        """The pair after a rotation; the family keeps its absolute expiry (no endless sessions).
 
-    def _pair(self, user: User, sid: str, refresh: str) -> TokenPair:
+        ``not_before`` is the user's not-before as read atomically with the rotation, so
+        nothing can slip in between the rotation and the new tokens.
+        """
+        now = time.time()
+        iat = issued_at(now, not_before)
+        lifetime = max(1, family_expires_at - int(now))
+        refresh = self._refresh_token(user.id, issued_at=iat, sid=sid, jti=new_refresh_jti, lifetime_seconds=lifetime)
+        return self._pair(user, sid, refresh, iat)
+
+    def _pair(self, user: User, sid: str, refresh: str, iat: int) -> TokenPair:
         scope = " ".join(USER_SCOPES)
         access = self._access_token(
             user.id,
+            issued_at=iat,
             scope=scope,
             roles=list(user.roles),
             audience=list(self.settings.access_audience),
@@ -132,10 +148,14 @@ class TokenIssuer:
         return TokenPair(access, refresh, self.settings.access_token_ttl, scope)
 
     def service_token(self, client_id: str, scopes: frozenset[str]) -> str:
-        """A client-credentials token: sub is the client, aud the services its scopes name."""
+        """A client-credentials token: sub names the client, aud the services its scopes name."""
         audience = sorted({AUDIENCE_BY_SCOPE_PREFIX[s.split(":")[0]] for s in scopes})
+        # "client:" keeps clients out of the user-id namespace (RFC 9068 §2.2 lets sub name
+        # the client); no user id can collide with it and /auth/revoke cannot target it.
+        sub = f"client:{client_id}"
         return self._access_token(
-            client_id,
+            sub,
+            issued_at=self.revocation.issued_at_for(sub, time.time()),
             scope=" ".join(sorted(scopes)),
             roles=[],
             audience=audience,
@@ -151,3 +171,7 @@ class TokenIssuer:
         token = self.service_token(SERVICE_NAME, frozenset({scope}))
         self._service_token = (token, time.time() + self.settings.access_token_ttl)
         return token
+
+    def forget_own_service_token(self) -> None:
+        """Drop the cached token (users_service refused it), so the next call mints a new one."""
+        self._service_token = None

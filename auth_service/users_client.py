@@ -15,9 +15,16 @@ log = logging.getLogger(__name__)
 class UsersClient:
     """Calls users_service's internal endpoints with auth_service's own service token."""
 
-    def __init__(self, base_url: str, timeout_seconds: float, service_token: Callable[[], str]):
+    def __init__(
+        self,
+        base_url: str,
+        timeout_seconds: float,
+        service_token: Callable[[], str],
+        forget_service_token: Callable[[], None],
+    ):
         self._peer = PeerClient("users_service", base_url, timeout_seconds)
         self._token = service_token
+        self._forget_token = forget_service_token
 
     def check_credentials(self, username: str, password: str) -> User | None:
         """The user these credentials belong to, or None if they are wrong."""
@@ -43,6 +50,8 @@ class UsersClient:
         return User.from_json(response.body)
 
     def _unexpected(self, status: int) -> None:
-        # 401/403 here means the two services disagree on keys, issuer or scopes.
+        # 401/403 here means the two services disagree on keys, issuer or scopes, or the
+        # cached service token was revoked: the next call mints a new one.
+        self._forget_token()
         log.error("users_service refused auth_service's service token (HTTP %d)", status)
         raise UpstreamUnavailable("users_service refused the credential check.")

@@ -47,7 +47,7 @@ def load_dev_secrets(data_dir: Path) -> dict[str, str]:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.writelines(f"{k}={v}\n" for k, v in saved.items())
-        say(f"generated a dev admin password, kept in {path}")
+        say(f"generated a dev admin password into {path}")
     return saved
 
 
@@ -181,7 +181,9 @@ def main() -> int:
             wait_ready(f"http://127.0.0.1:{ports[name]}/readyz", process, name)
             say(f"{name} ready on http://127.0.0.1:{ports[name]}")
         admin = env.get("ADMIN_USERNAME", "admin")
-        say(f"stack ready. admin: {admin} / {env['ADMIN_PASSWORD']}  (Ctrl-C stops everything)")
+        where = "ADMIN_PASSWORD" if "ADMIN_PASSWORD" in os.environ else data_dir / "dev.env"
+        # The password itself is never printed: terminals and CI logs are kept.
+        say(f"stack ready. admin user '{admin}', password in {where}. Ctrl-C stops everything.")
         while True:
             for name, process in stack.processes:
                 if process.poll() is not None:

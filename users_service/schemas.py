@@ -8,7 +8,8 @@ from apiflask.validators import Length, Regexp
 
 from secure_service.schemas import StrictSchema
 
-USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
+# \Z, not $: "$" also matches before a trailing newline.
+USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}\Z"
 
 
 class SignUpIn(StrictSchema):

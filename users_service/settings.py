@@ -24,7 +24,7 @@ class UsersSettings:
     @classmethod
     def load(cls, config: Mapping[str, Any] | None = None) -> UsersSettings:
         source = Source(config)
-        admin_password = source.secret("ADMIN_PASSWORD", MIN_ADMIN_PASSWORD_LENGTH)
+        admin_password = source.secret("ADMIN_PASSWORD", MIN_ADMIN_PASSWORD_LENGTH, min_bits=48)
         assert admin_password is not None
         return cls(
             verifier=VerifierSettings.load(source, SERVICE_NAME),

@@ -216,6 +216,7 @@ def test_no_token_or_password_reaches_the_logs(client: Client, stack: Stack) -> 
     logs = stack.logs()
     assert '"event": "refresh_reuse_detected"' in logs
     assert user["id"] in logs  # events name the user by id...
-    for secret in (tokens["access_token"], tokens["refresh_token"], rotated["access_token"], PASSWORD):
+    secrets = (tokens["access_token"], tokens["refresh_token"], rotated["access_token"], PASSWORD, stack.admin_password)
+    for secret in secrets:
         assert secret not in logs  # ...never by token or password
     assert "eyJ" not in logs

@@ -18,14 +18,14 @@ ROOT = Path(__file__).resolve().parents[2]
     ("service", "settings", "reason"),
     [
         ("users_service", {}, "ADMIN_PASSWORD is required"),
-        ("users_service", {"ADMIN_PASSWORD": "changeme"}, "ADMIN_PASSWORD is a placeholder"),
+        ("users_service", {"ADMIN_PASSWORD": "changeme-changeme"}, "ADMIN_PASSWORD is a placeholder"),
         (
             "auth_service",
             {"JWT_ALGORITHMS": "HS256", "JWT_SIGNING_ALG": "HS256", "JWT_HS256_SECRET": "x" * 10},
             "JWT_HS256_SECRET must be at least 32 bytes",
         ),
         ("auth_service", {"SERVICE_CLIENTS": '{"svc": {"scopes": "users:read"}}'}, "no client secret"),
-        ("orders_service", {"JWT_LEEWAY_SECONDS": "600"}, "JWT_LEEWAY_SECONDS must be between 0 and 30"),
+        ("orders_service", {"JWT_LEEWAY_SECONDS": "600"}, "JWT_LEEWAY_SECONDS must be between 5 and 30"),
     ],
 )
 def test_gunicorn_refuses_to_start_with_a_one_line_reason(

@@ -18,7 +18,4 @@ keepalive = 5
 limit_request_field_size = 131072
 accesslog = "-"
 errorlog = "-"
-access_log_format = (
-    '{"logger": "access", "client_addr": "%(h)s", "method": "%(m)s", "path": "%(U)s", '
-    '"status": %(s)s, "bytes": "%(B)s", "duration_ms": %(M)s, "request_id": "%({x-request-id}i)s"}'
-)
+logger_class = "secure_service.gunicorn_logging.JsonAccessLogger"

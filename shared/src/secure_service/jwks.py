@@ -59,7 +59,7 @@ def parse_jwks(document: Mapping[str, Any], allowed_algorithms: tuple[str, ...])
             continue
         try:
             jwk = PyJWK(entry, algorithm=alg)
-        except PyJWKError as e:
+        except (PyJWKError, TypeError, KeyError, ValueError) as e:
             log.warning("jwks: ignoring unusable key %s: %s", kid, e)
             continue
         keys[kid] = VerificationKey(kid=kid, algorithm=alg, key=jwk.key)

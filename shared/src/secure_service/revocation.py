@@ -28,17 +28,22 @@ from .errors import RevocationUnavailable
 # that went stale while Redis restarted.
 SOCKET_TIMEOUT_SECONDS = 1.0
 
+# KEYS: family, revoked session, user not-before. ARGV: presented jti, new jti, ttl,
+# presented iat. Checking the user's not-before here, atomically with the swap, means a
+# logout-all that lands while a refresh is in flight always wins.
 _ROTATE_SCRIPT = """
-if redis.call('EXISTS', KEYS[2]) == 1 then return 'revoked' end
+if redis.call('EXISTS', KEYS[2]) == 1 then return {'revoked', ''} end
+local not_before = redis.call('GET', KEYS[3]) or ''
+if not_before ~= '' and tonumber(ARGV[4]) < tonumber(not_before) then return {'revoked', ''} end
 local current = redis.call('GET', KEYS[1])
-if not current then return 'unknown' end
+if not current then return {'unknown', ''} end
 if current ~= ARGV[1] then
   redis.call('SET', KEYS[2], '1', 'EX', ARGV[3])
   redis.call('DEL', KEYS[1])
-  return 'reused'
+  return {'reused', ''}
 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-return 'rotated'
+return {'rotated', not_before}
 """
 
 
@@ -61,6 +66,11 @@ def redis_client(url: str) -> redis.Redis:
         health_check_interval=30,
         decode_responses=True,
     )
+
+
+def issued_at(now: float, not_before: int | None) -> int:
+    """Whole-second ``iat`` for a token minted at ``now``, never before ``not_before``."""
+    return max(math.floor(now), not_before or 0)
 
 
 def _jti_key(jti: str) -> str:
@@ -154,9 +164,7 @@ class RevocationStore:
 
     def issued_at_for(self, sub: str, now: float) -> int:
         """The ``iat`` for a new token of ``sub``: now, but never before its not-before."""
-        not_before = self.user_not_before(sub)
-        issued_at = math.floor(now)
-        return max(issued_at, not_before) if not_before is not None else issued_at
+        return issued_at(now, self.user_not_before(sub))
 
     def start_family(self, sid: str, refresh_jti: str, ttl_seconds: int) -> None:
         """Record the first refresh token of a new session."""
@@ -165,13 +173,17 @@ class RevocationStore:
         except redis.RedisError as e:
             raise RevocationUnavailable() from e
 
-    def rotate(self, sid: str, presented_jti: str, new_jti: str, ttl_seconds: int) -> Rotation:
-        """Atomically replace the family's current refresh token, detecting reuse."""
+    def rotate(self, claims: Mapping[str, Any], new_jti: str, ttl_seconds: int) -> tuple[Rotation, int | None]:
+        """Atomically replace a family's current refresh token, detecting reuse.
+
+        ``claims`` are the presented refresh token's. Returns the outcome and, when rotated,
+        the user's not-before as it stood at that instant (for the new tokens' ``iat``).
+        """
         try:
-            result = self._rotate(
-                keys=[_family_key(sid), _sid_key(sid)],
-                args=[presented_jti, new_jti, max(1, ttl_seconds)],
+            status, not_before = self._rotate(
+                keys=[_family_key(claims["sid"]), _sid_key(claims["sid"]), _not_before_key(claims["sub"])],
+                args=[claims["jti"], new_jti, max(1, ttl_seconds), claims["iat"]],
             )
         except redis.RedisError as e:
             raise RevocationUnavailable() from e
-        return Rotation(result)
+        return Rotation(status), int(not_before) if not_before else None

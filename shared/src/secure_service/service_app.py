@@ -2,19 +2,45 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from apiflask import APIFlask
+from flask import request
 
 from .errors import init_error_handling
+from .input_guard import init_input_guard
 from .logs import configure_logging
 
 #: Request bodies in this stack are small JSON objects; anything larger is refused (413).
 MAX_BODY_BYTES = 16 * 1024
 
 
-def create_service_app(import_name: str, service_name: str, *, title: str, log_level: str = "INFO") -> APIFlask:
+class ServiceApp(APIFlask):
+    """APIFlask that logs an unexpected exception as one line, without a stack trace.
+
+    A traceback can carry request data (a password in a local variable's repr, a token in
+    a header); the log line names the exception type and where it was raised instead.
+    """
+
+    def log_exception(self, exc_info: Any) -> None:
+        exc_type, _value, tb = exc_info
+        where = "unknown"
+        while tb is not None:
+            where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
+            tb = tb.tb_next
+        self.logger.error(
+            "unhandled %s in %s %s at %s",
+            getattr(exc_type, "__name__", "exception"),
+            request.method,
+            request.path,
+            where,
+        )
+
+
+def create_service_app(import_name: str, service_name: str, *, title: str, log_level: str = "INFO") -> ServiceApp:
     """An APIFlask app with the shared error shape, body limit, JSON logs and OpenAPI."""
     configure_logging(service_name, log_level)
-    app = APIFlask(
+    app = ServiceApp(
         import_name,
         title=title,
         version="1.0.0",
@@ -31,4 +57,5 @@ def create_service_app(import_name: str, service_name: str, *, title: str, log_l
     )
     app.security_schemes = {"BearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
     init_error_handling(app, realm=service_name)
+    init_input_guard(app)
     return app

@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-#: Values that appear in examples and tutorials; a service refuses to start with them.
-PLACEHOLDER_SECRETS = frozenset(
-    {
-        "secret",
-        "password",
-        "changeme",
-        "change-me",
-        "changethis",
-        "admin",
-        "your-secret-key",
-        "your-256-bit-secret",
-    }
+#: Words that give away a value copied from an example; a secret containing one is refused.
+PLACEHOLDER_WORDS = (
+    "secret",
+    "password",
+    "changeme",
+    "change-me",
+    "change_me",
+    "example",
+    "placeholder",
+    "your-",
+    "your_",
 )
 
 #: Algorithms a verifier may be told to accept. ``none`` and anything else are refused.
 SUPPORTED_ALGORITHMS = ("RS256", "ES256", "EdDSA", "HS256")
 MIN_HMAC_SECRET_BYTES = 32
+MIN_LEEWAY_SECONDS = 5
 MAX_LEEWAY_SECONDS = 30
 
 
@@ -68,26 +69,29 @@ class Source:
     def words(self, name: str, default: str) -> tuple[str, ...]:
         return tuple(self.string(name, default).replace(",", " ").split())
 
-    def secret(self, name: str, min_length: int, *, required: bool = True) -> str | None:
+    def secret(self, name: str, min_length: int, *, min_bits: int = 128, required: bool = True) -> str | None:
         """A secret with no default: refused when missing, short or a known placeholder."""
         value = self.optional(name)
         if value is None:
             if required:
                 raise SettingsError(f"{name} is required and has no default; set it in the environment")
             return None
-        check_secret(name, value, min_length)
+        check_secret(name, value, min_length, min_bits)
         return value
 
 
-def check_secret(name: str, value: str, min_length: int) -> None:
-    """Refuse a secret that is too short or is a placeholder copied from an example."""
-    lowered = value.lower()
-    if lowered in PLACEHOLDER_SECRETS or lowered.startswith(("change", "replace", "example")):
-        raise SettingsError(f"{name} is a placeholder value; generate a real secret")
+def check_secret(name: str, value: str, min_length: int, min_bits: int = 128) -> None:
+    """Refuse a secret that is short, copied from an example, or too repetitive to be random."""
     if len(value.encode()) < min_length:
         raise SettingsError(f"{name} must be at least {min_length} bytes long")
-    if len(set(value)) < min(8, min_length):
-        raise SettingsError(f"{name} is not random enough (too few distinct characters)")
+    lowered = value.lower()
+    if any(word in lowered for word in PLACEHOLDER_WORDS):
+        raise SettingsError(f"{name} is a placeholder value; generate a real secret")
+    # A rough upper bound on its entropy: length x log2(distinct characters).
+    if len(value) * math.log2(max(2, len(set(value)))) < min_bits:
+        raise SettingsError(
+            f"{name} is not random enough; generate one (python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,9 @@ class VerifierSettings:
             jwks_url=source.string("JWKS_URL", "http://127.0.0.1:8001/.well-known/jwks.json"),
             redis_url=source.string("REDIS_URL", "redis://127.0.0.1:6379/0"),
             algorithms=algorithms,
-            leeway_seconds=source.integer("JWT_LEEWAY_SECONDS", 30, 0, MAX_LEEWAY_SECONDS),
+            # At least a few seconds: tokens minted right after a logout-all carry an iat up to
+            # one second ahead (see RevocationStore.revoke_user), and hosts' clocks drift.
+            leeway_seconds=source.integer("JWT_LEEWAY_SECONDS", 30, MIN_LEEWAY_SECONDS, MAX_LEEWAY_SECONDS),
             jwks_cooldown_seconds=source.integer("JWKS_REFETCH_COOLDOWN_SECONDS", 10, 1, 3600),
             jwks_max_age_seconds=source.integer("JWKS_MAX_AGE_SECONDS", 300, 10, 86400),
             jwks_timeout_seconds=float(source.integer("JWKS_TIMEOUT_SECONDS", 3, 1, 30)),

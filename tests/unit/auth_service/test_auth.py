@@ -198,7 +198,10 @@ def test_only_an_admin_may_revoke(actions: Actions, auth_client: FlaskClient, us
     assert users_client.get("/users/me", headers=bearer(victim_tokens["access_token"])).status_code == 200
 
 
-@pytest.mark.parametrize("body", [{}, {"user_id": ""}, {"user_id": 5}, {"user_id": "x" * 65}])
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"user_id": ""}, {"user_id": 5}, {"user_id": "x" * 65}, {"user_id": "client:auth_service"}],
+)
 def test_revoke_validates_its_body(actions: Actions, auth_client: FlaskClient, body: dict[str, Any]) -> None:
     admin = actions.admin_tokens()
     assert auth_client.post("/auth/revoke", headers=bearer(admin["access_token"]), json=body).status_code == 400
@@ -222,7 +225,8 @@ def test_client_credentials_issue_a_service_token(services: Services, auth_clien
     assert response.status_code == 200
     token = response.json["access_token"]
     claims = claims_of(token)
-    assert claims["sub"] == claims["client_id"] == "reporting"
+    assert claims["client_id"] == "reporting"
+    assert claims["sub"] == "client:reporting"  # never a user id
     assert set(claims["aud"]) == {"users_service", "orders_service"}
     assert claims["roles"] == []
     assert "sid" not in claims
@@ -306,7 +310,7 @@ def test_es256_and_eddsa_signing_keys_are_selectable(services: Services, tmp_pat
         token = app.extensions["auth_service.issuer"].service_token("reporting", frozenset({"users:read"}))
     assert header_of(token) == {"alg": algorithm, "kid": jwk["kid"], "typ": "at+jwt"}
     key = jwt.PyJWK(jwk).key
-    assert jwt.decode(token, key, algorithms=[algorithm], audience="users_service")["sub"] == "reporting"
+    assert jwt.decode(token, key, algorithms=[algorithm], audience="users_service")["client_id"] == "reporting"
 
 
 @pytest.mark.parametrize(
@@ -315,8 +319,11 @@ def test_es256_and_eddsa_signing_keys_are_selectable(services: Services, tmp_pat
         ({"JWT_SIGNING_ALG": "HS256", "JWT_ALGORITHMS": "HS256"}, "JWT_HS256_SECRET"),
         ({"JWT_SIGNING_ALG": "HS256", "JWT_ALGORITHMS": "HS256", "JWT_HS256_SECRET": "too-short"}, "32 bytes"),
         ({"SERVICE_CLIENTS": '{"svc": {"scopes": "users:read"}}'}, "no client secret"),
-        ({"SERVICE_CLIENTS": '{"svc": {"secret": "changeme", "scopes": "users:read"}}'}, "placeholder"),
-        ({"ACCESS_TOKEN_TTL_SECONDS": "86400"}, "between 60 and 900"),
+        ({"SERVICE_CLIENTS": '{"svc": {"secret": "changeme", "scopes": "users:read"}}'}, "at least 32 bytes"),
+        ({"SERVICE_CLIENTS": '{"svc": {"secret": "' + "change-me-" * 4 + '", "scopes": "users:read"}}'}, "placeholder"),
+        ({"SERVICE_CLIENTS": '{"bad id!": {"secret": "x", "scopes": "users:read"}}'}, "invalid client_id"),
+        ({"ACCESS_TOKEN_TTL_SECONDS": "86400"}, "between 300 and 900"),
+        ({"ACCESS_TOKEN_TTL_SECONDS": "60"}, "between 300 and 900"),
     ],
 )
 def test_unsafe_configuration_stops_start_up(services: Services, overrides: dict[str, str], reason: str) -> None:
@@ -335,5 +342,17 @@ def test_hs256_opt_in_signs_with_the_shared_secret_and_publishes_nothing(service
     with app.app_context():
         token = app.extensions["auth_service.issuer"].service_token("reporting", frozenset({"users:read"}))
     decoded = jwt.decode(token, secret, algorithms=["HS256"], audience="users_service")
-    assert decoded["sub"] == "reporting"
+    assert decoded["sub"] == "client:reporting"
     assert time.time() < decoded["exp"]
+
+
+def test_refresh_racing_logout_all_loses(actions: Actions, services: Services, auth_client: FlaskClient) -> None:
+    user, tokens = actions.new_user()
+    # logout-all lands after the refresh token was verified but before its rotation: the
+    # rotation itself checks the user's not-before and refuses.
+    revocation = services.auth.extensions["auth_service.issuer"].revocation
+    claims = claims_of(tokens["refresh_token"])
+    revocation.revoke_user(user["id"], now=claims["iat"] + 0.5)
+    outcome, _ = revocation.rotate(claims, "new-jti", 600)
+    assert outcome.value == "revoked"
+    assert auth_client.post("/auth/refresh", headers=bearer(tokens["refresh_token"])).status_code == 401

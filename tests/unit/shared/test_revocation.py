@@ -54,17 +54,32 @@ def test_a_service_token_without_sid_is_checked_too(store: RevocationStore) -> N
 
 
 def test_rotation_detects_reuse_and_kills_the_family(store: RevocationStore) -> None:
-    sid, first, second, third = (str(uuid.uuid4()) for _ in range(4))
-    store.start_family(sid, first, 600)
-    assert store.rotate(sid, first, second, 600) is Rotation.ROTATED
-    assert store.rotate(sid, first, third, 600) is Rotation.REUSED
+    first = claims()
+    second = {**first, "jti": str(uuid.uuid4())}
+    store.start_family(str(first["sid"]), str(first["jti"]), 600)
+    assert store.rotate(first, str(second["jti"]), 600) == (Rotation.ROTATED, None)
+    assert store.rotate(first, "third", 600)[0] is Rotation.REUSED
     # The legitimate holder's current token is dead too.
-    assert store.rotate(sid, second, third, 600) is Rotation.REVOKED
-    assert store.is_revoked(claims(sid=sid))
+    assert store.rotate(second, "third", 600)[0] is Rotation.REVOKED
+    assert store.is_revoked(claims(sid=first["sid"]))
 
 
 def test_an_unknown_family_cannot_rotate(store: RevocationStore) -> None:
-    assert store.rotate(str(uuid.uuid4()), "a", "b", 600) is Rotation.UNKNOWN
+    assert store.rotate(claims(), "b", 600)[0] is Rotation.UNKNOWN
+
+
+def test_rotation_refuses_a_token_issued_before_the_users_not_before(store: RevocationStore) -> None:
+    token = claims()
+    store.start_family(str(token["sid"]), str(token["jti"]), 600)
+    store.revoke_user(str(token["sub"]), now=float(token["iat"]))  # not-before: iat + 1
+    assert store.rotate(token, "new", 600)[0] is Rotation.REVOKED
+
+
+def test_rotation_reports_the_not_before_it_saw(store: RevocationStore) -> None:
+    token = claims(iat=int(time.time()) + 5)
+    not_before = store.revoke_user(str(token["sub"]))
+    store.start_family(str(token["sid"]), str(token["jti"]), 600)
+    assert store.rotate(token, "new", 600) == (Rotation.ROTATED, not_before)
 
 
 def test_an_unreachable_redis_raises_revocation_unavailable() -> None:

@@ -103,7 +103,14 @@ def test_alg_none_is_refused(client: FlaskClient, signing_kid: str, alg: str) ->
     assert_invalid_token(get(client, token))
 
 
-def test_hmac_signed_with_the_public_key_is_refused(client: FlaskClient, keyring: KeyRing, signing_kid: str) -> None:
+def test_hmac_signed_with_the_public_key_is_refused(redis_url: str, keyring: KeyRing, signing_kid: str) -> None:
+    # HS256 is allowed here, so only the per-key algorithm pin stands in the way.
+    client = make_resource_app(
+        redis_url,
+        keyring,
+        JWT_ALGORITHMS="RS256 HS256",
+        JWT_HS256_SECRET="Zq8" + "".join(map(chr, range(65, 91))) + "x7Kp9",
+    ).test_client()
     public_pem = (
         keyring.keys[signing_kid][1]
         .public_key()
@@ -295,7 +302,17 @@ def test_a_missing_role_is_403(client: FlaskClient, mint: Minter) -> None:
 
 
 def test_no_token_ever_appears_in_a_response(client: FlaskClient, mint: Minter) -> None:
-    token = mint(standard_claims(exp=int(time.time()) - 60))
-    response = get(client, token)
-    assert token not in response.get_data(as_text=True)
-    assert token not in str(response.headers)
+    header, payload, signature = mint().split(".")
+    bad_tokens = [
+        mint(standard_claims(exp=int(time.time()) - 60)),
+        f"{header}.{payload}.{signature[::-1]}",
+        f"{header}.{payload[:-4]}.{signature}",
+        f"{header[:-2]}.{payload}.{signature}",
+        mint(standard_claims(aud=["elsewhere"])),
+    ]
+    for token in bad_tokens:
+        response = get(client, token)
+        assert response.status_code == 401
+        for part in token.split("."):
+            assert part not in response.get_data(as_text=True)
+            assert part not in str(response.headers)

@@ -167,14 +167,17 @@ def test_unknown_routes_and_methods_get_json_errors(users_client: FlaskClient) -
 def test_the_admin_is_created_once_and_not_overwritten(services: Services, tmp_path: Any) -> None:
     config = {**services.config, "DATABASE_URL": f"sqlite:///{tmp_path / 'users.db'}"}
     first = create_app(config)
-    create_app({**config, "ADMIN_PASSWORD": "a different admin password"})
+    with first.app_context():
+        original_hash = db.session.query(User).filter(User.username_key == "admin").one().password_hash
+    create_app({**config, "ADMIN_PASSWORD": "Another-Admin-Pw-9431"})
     with first.app_context():
         admins = db.session.query(User).filter(User.username_key == "admin").all()
     assert len(admins) == 1
     assert "admin" in admins[0].role_list
+    assert admins[0].password_hash == original_hash
 
 
-@pytest.mark.parametrize("password", [None, "", "changeme", "short"])
+@pytest.mark.parametrize("password", [None, "", "changeme", "short", "my-admin-password", "aaaaaaaaaaaaaa"])
 def test_a_missing_or_weak_admin_password_stops_start_up(
     services: Services, password: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
