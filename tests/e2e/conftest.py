@@ -3,6 +3,10 @@
 One switch, ``E2E_BACKEND``, chooses how the stack runs; the tests are the same:
   local    (default) the local processes of ``make dev`` (scripts/devstack.py), with a
            fresh data directory and free ports.
+  compose  docker-compose.yml, built and started by testcontainers' DockerCompose under
+           its own project name and free ports, torn down with its volumes afterwards.
+  E2E_BACKEND=local,compose runs every test on both, one backend after the other (the
+  test ids say which: ``[local]``, ``[compose]``).
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 import pytest
@@ -26,34 +31,33 @@ from cryptography.hazmat.primitives import serialization
 
 from tests.support import free_port
 
+if TYPE_CHECKING:
+    from tests.e2e.client import Client
+
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECONDS = 120
 CLIENT_ID = "e2e-reporting"
+BACKENDS = ("local", "compose")
 
 
 @dataclass
 class Stack:
-    """URLs and credentials of a running stack, plus what a test needs to forge tokens."""
+    """URLs and credentials of a running stack, and what a test needs beyond HTTP."""
 
     auth: str
     users: str
     orders: str
-    issuer: str
     admin_username: str
     admin_password: str
     client_secret: str
-    keys_dir: Path
-    log_path: Path
-
-    def logs(self) -> str:
-        """Everything the stack's processes have written so far."""
-        return self.log_path.read_text(errors="replace")
+    read_key_file: Callable[[str], bytes]
+    logs: Callable[[], str]
+    restart: Callable[[list[str]], None]
 
     def signing_key(self) -> tuple[str, Any]:
         """The active signing key (kid, private key), read where the backend keeps it."""
-        kid = (self.keys_dir / "active").read_text().strip()
-        pem = (self.keys_dir / f"{kid}.pem").read_bytes()
-        return kid, serialization.load_pem_private_key(pem, password=None)
+        kid = self.read_key_file("active").decode().strip()
+        return kid, serialization.load_pem_private_key(self.read_key_file(f"{kid}.pem"), password=None)
 
     def sign(self, claims: dict[str, Any], headers: dict[str, Any] | None = None) -> str:
         """A token signed with the stack's real key, for claims the issuer would never mint."""
@@ -61,14 +65,28 @@ class Stack:
         return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid, "typ": "at+jwt", **(headers or {})})
 
 
-def _wait_ready(urls: list[str], process: subprocess.Popen[bytes], log_path: Path) -> None:
+@dataclass
+class Secrets:
+    admin_password: str
+    client_secret: str
+
+    @classmethod
+    def generate(cls) -> Secrets:
+        return cls(secrets.token_urlsafe(18), secrets.token_urlsafe(32))
+
+    def service_clients(self) -> str:
+        return json.dumps({CLIENT_ID: {"secret": self.client_secret, "scopes": "users:read orders:read"}})
+
+
+def wait_ready(urls: list[str], alive: Callable[[], bool], describe: Callable[[], str]) -> None:
+    """Wait until every service answers /readyz with 200."""
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     pending = list(urls)
     while pending:
-        if process.poll() is not None:
-            raise RuntimeError(f"the stack exited during start-up:\n{log_path.read_text()[-4000:]}")
+        if not alive():
+            raise RuntimeError(f"the stack stopped during start-up:\n{describe()}")
         if time.monotonic() > deadline:
-            raise RuntimeError(f"the stack was not ready in time:\n{log_path.read_text()[-4000:]}")
+            raise RuntimeError(f"the stack was not ready in time:\n{describe()}")
         try:
             if requests.get(pending[0] + "/readyz", timeout=2).status_code == 200:
                 pending.pop(0)
@@ -78,60 +96,163 @@ def _wait_ready(urls: list[str], process: subprocess.Popen[bytes], log_path: Pat
         time.sleep(0.3)
 
 
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    data = tmp_path_factory.mktemp("stack")
-    ports = {name: free_port() for name in ("auth", "users", "orders", "redis")}
-    admin_password = secrets.token_urlsafe(18)
-    client_secret = secrets.token_urlsafe(32)
-    env = {
-        **os.environ,
-        "DATA_DIR": str(data),
-        "AUTH_PORT": str(ports["auth"]),
-        "USERS_PORT": str(ports["users"]),
-        "ORDERS_PORT": str(ports["orders"]),
-        "REDIS_PORT": str(ports["redis"]),
-        "ADMIN_USERNAME": "admin",
-        "ADMIN_PASSWORD": admin_password,
-        "SERVICE_CLIENTS": json.dumps({CLIENT_ID: {"secret": client_secret, "scopes": "users:read orders:read"}}),
-    }
-    env.pop("REDIS_URL", None)
-    log_path = data / "stack.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts" / "devstack.py")],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+class LocalProcesses:
+    """The stack as `make dev` runs it; a restart stops and starts every process."""
+
+    def __init__(self, data: Path, keys: Secrets):
+        self.data = data
+        self.ports = {name: free_port() for name in ("auth", "users", "orders", "redis")}
+        self.log_path = data / "stack.log"
+        self.env = {
+            **os.environ,
+            "DATA_DIR": str(data),
+            "AUTH_PORT": str(self.ports["auth"]),
+            "USERS_PORT": str(self.ports["users"]),
+            "ORDERS_PORT": str(self.ports["orders"]),
+            "REDIS_PORT": str(self.ports["redis"]),
+            "ADMIN_USERNAME": "admin",
+            "ADMIN_PASSWORD": keys.admin_password,
+            "SERVICE_CLIENTS": keys.service_clients(),
+        }
+        self.env.pop("REDIS_URL", None)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, str(ROOT / "scripts" / "devstack.py")],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        process = self.process
+        wait_ready(
+            [self.url(n) for n in ("auth", "users", "orders")],
+            lambda: process.poll() is None,
+            lambda: self.logs()[-4000:],
         )
-    urls = {name: f"http://127.0.0.1:{ports[name]}" for name in ("auth", "users", "orders")}
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.process = None
+
+    def restart(self, _services: list[str]) -> None:
+        self.stop()
+        self.start()
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def read_key_file(self, name: str) -> bytes:
+        return (self.data / "keys" / name).read_bytes()
+
+
+@contextmanager
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    keys = Secrets.generate()
+    processes = LocalProcesses(tmp_path_factory.mktemp("stack"), keys)
     try:
-        _wait_ready(list(urls.values()), process, log_path)
+        processes.start()
+        yield Stack(
+            auth=processes.url("auth"),
+            users=processes.url("users"),
+            orders=processes.url("orders"),
+            admin_username="admin",
+            admin_password=keys.admin_password,
+            client_secret=keys.client_secret,
+            read_key_file=processes.read_key_file,
+            logs=processes.logs,
+            restart=processes.restart,
+        )
+    finally:
+        processes.stop()
+
+
+@contextmanager
+def compose_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    from testcontainers.compose import DockerCompose
+
+    keys = Secrets.generate()
+    ports = {name: free_port() for name in ("auth", "users", "orders")}
+    env_file = tmp_path_factory.mktemp("compose") / "e2e.env"
+    settings = {
+        "COMPOSE_PROJECT_NAME": f"jwt-stack-e2e-{secrets.token_hex(3)}",
+        "AUTH_PORT": ports["auth"],
+        "USERS_PORT": ports["users"],
+        "ORDERS_PORT": ports["orders"],
+        "ADMIN_PASSWORD": keys.admin_password,
+        "POSTGRES_PASSWORD": secrets.token_urlsafe(18),
+        "USERS_DB_PASSWORD": secrets.token_urlsafe(18),
+        "ORDERS_DB_PASSWORD": secrets.token_urlsafe(18),
+        "REDIS_PASSWORD": secrets.token_urlsafe(18),
+        "SERVICE_CLIENTS": f"'{keys.service_clients()}'",
+    }
+    env_file.write_text("".join(f"{name}={value}\n" for name, value in settings.items()))
+    compose = DockerCompose(ROOT, compose_file_name="docker-compose.yml", build=True, wait=True, env_file=str(env_file))
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+
+    def compose_command(*args: str) -> None:
+        subprocess.run([*compose.compose_command_property, *args], cwd=ROOT, check=True, capture_output=True)
+
+    def restart(services: list[str]) -> None:
+        compose_command("restart", *services)
+        compose_command("up", "--detach", "--wait")  # returns once every service is healthy again
+        wait_ready(list(urls.values()), lambda: True, lambda: compose.get_logs()[0][-4000:])
+
+    def read_key_file(name: str) -> bytes:
+        stdout, _stderr, code = compose.exec_in_container(["cat", f"/var/lib/auth_service/keys/{name}"], "auth_service")
+        assert code == 0, f"cannot read {name} in auth_service"
+        return stdout.encode()
+
+    try:
+        compose.start()
+        wait_ready(list(urls.values()), lambda: True, lambda: compose.get_logs()[0][-4000:])
         yield Stack(
             auth=urls["auth"],
             users=urls["users"],
             orders=urls["orders"],
-            issuer=urls["auth"],
             admin_username="admin",
-            admin_password=admin_password,
-            client_secret=client_secret,
-            keys_dir=data / "keys",
-            log_path=log_path,
+            admin_password=keys.admin_password,
+            client_secret=keys.client_secret,
+            read_key_file=read_key_file,
+            logs=lambda: compose.get_logs()[0],
+            restart=restart,
         )
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        compose.stop()
 
 
-@pytest.fixture(scope="session")
-def stack(request: pytest.FixtureRequest) -> Stack:
-    backend = os.environ.get("E2E_BACKEND", "local")
-    if backend != "local":
-        raise pytest.UsageError(f"E2E_BACKEND={backend!r} is not available; use 'local'")
-    return request.getfixturevalue(f"{backend}_stack")  # type: ignore[no-any-return]
+def chosen_backends() -> list[str]:
+    chosen = [b.strip() for b in os.environ.get("E2E_BACKEND", "local").split(",") if b.strip()]
+    unknown = [b for b in chosen if b not in BACKENDS]
+    if unknown or not chosen:
+        raise pytest.UsageError(f"E2E_BACKEND={','.join(chosen)!r}; choose from {', '.join(BACKENDS)}")
+    return chosen
+
+
+# Session-scoped and parametrized: pytest runs all tests on one backend, tears it down,
+# then starts the next, so two stacks never run at once.
+@pytest.fixture(scope="session", params=chosen_backends())
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    backend = local_stack if request.param == "local" else compose_stack
+    with backend(tmp_path_factory) as running:
+        yield running
+
+
+@pytest.fixture
+def client(stack: Stack) -> Client:
+    from tests.e2e.client import Client
+
+    return Client(stack)
