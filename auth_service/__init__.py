@@ -12,6 +12,7 @@ from secure_service.jwks import hmac_kid
 
 from . import discovery, routes
 from .keystore import KeyStore
+from .login_limits import init_login_limits
 from .settings import CREDENTIALS_SCOPE, SERVICE_NAME, AuthSettings
 from .tokens import TokenIssuer
 from .users_client import UsersClient
@@ -63,6 +64,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
         }
     )
     app.register_blueprint(routes.bp)
+    init_login_limits(app, settings, "auth.login")
     app.register_blueprint(discovery.bp)
     # The signing keys are loaded above or the app never starts; readiness is Redis. Not
     # users_service: it needs this service's JWKS to become ready itself.

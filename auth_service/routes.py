@@ -62,7 +62,7 @@ def _users() -> UsersClient:
 @bp.post("/login")
 @bp.input(schemas.LoginIn, arg_name="body")
 @bp.output(schemas.TokenPairOut)
-@bp.doc(responses={401: "Invalid credentials", 503: "A dependency is unavailable"})
+@bp.doc(responses={401: "Invalid credentials", 429: "Too many failed logins; see Retry-After"})
 def login(body: dict[str, Any]) -> dict[str, Any]:
     """Exchange a username and password for an access and a refresh token."""
     user = _users().check_credentials(body["username"], body["password"])
@@ -106,7 +106,6 @@ def refresh() -> dict[str, Any]:
 @require_token()
 @bp.input(schemas.LogoutIn, arg_name="body")
 @bp.output({}, status_code=204)
-@bp.doc(security="BearerAuth")
 def logout(body: dict[str, Any]) -> tuple[str, int]:
     """End this session: the access token and its refresh family stop working everywhere."""
     claims = current_claims()
@@ -133,7 +132,6 @@ def _refresh_sid_of(token: str, sub: str) -> str:
 @bp.post("/logout-all")
 @require_token()
 @bp.output({}, status_code=204)
-@bp.doc(security="BearerAuth")
 def logout_all() -> tuple[str, int]:
     """Revoke every token of the caller issued before now, on every service."""
     claims = current_claims()
@@ -146,7 +144,6 @@ def logout_all() -> tuple[str, int]:
 @require_token(roles=["admin"])
 @bp.input(schemas.RevokeIn, arg_name="body")
 @bp.output({}, status_code=204)
-@bp.doc(security="BearerAuth")
 def revoke_user(body: dict[str, Any]) -> tuple[str, int]:
     """Admin: revoke every token of a user issued before now."""
     verifier_state().revocation.revoke_user(body["user_id"])

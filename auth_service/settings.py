@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import limits
+
 from secure_service import SettingsError, Source, VerifierSettings
 from secure_service.settings import MIN_HMAC_SECRET_BYTES, check_secret
 
@@ -43,6 +45,8 @@ class AuthSettings:
     public_client_id: str
     clients: Mapping[str, ServiceClient]
     peer_timeout_seconds: float
+    login_limit_per_username: str
+    login_limit_per_address: str
     log_level: str
 
     @classmethod
@@ -70,8 +74,20 @@ class AuthSettings:
             public_client_id=source.string("PUBLIC_CLIENT_ID", "web-app"),
             clients=_parse_clients(source.optional("SERVICE_CLIENTS")),
             peer_timeout_seconds=float(source.integer("PEER_TIMEOUT_SECONDS", 3, 1, 30)),
+            login_limit_per_username=_rate_limit(source, "LOGIN_LIMIT_PER_USERNAME", "5 per 15 minutes"),
+            login_limit_per_address=_rate_limit(source, "LOGIN_LIMIT_PER_ADDRESS", "30 per 15 minutes"),
             log_level=source.string("LOG_LEVEL", "INFO").upper(),
         )
+
+
+def _rate_limit(source: Source, name: str, default: str) -> str:
+    """A Flask-Limiter limit such as "5 per 15 minutes", checked here rather than at the first login."""
+    value = source.string(name, default)
+    try:
+        limits.parse_many(value)
+    except ValueError as e:
+        raise SettingsError(f"{name} is not a rate limit like '5 per 15 minutes': {value!r}") from e
+    return value
 
 
 def _parse_clients(raw: str | None) -> dict[str, ServiceClient]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from apiflask import APIBlueprint
 from flask import current_app, request, url_for
+from marshmallow import RAISE
 from sqlalchemy import select
 
 from secure_service import NotFound, current_claims, has_role, require_token
@@ -23,7 +24,7 @@ bp = APIBlueprint("orders", __name__, url_prefix="/orders", tag="Orders")
 @require_token(scopes=["orders:write"])
 @bp.input(schemas.OrderIn, arg_name="body")
 @bp.output(schemas.OrderOut, status_code=201)
-@bp.doc(security="BearerAuth", responses={403: "The user is unknown or disabled"})
+@bp.doc(responses={403: "The user is unknown or disabled"})
 def create_order(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Place an order for the caller, after users_service confirms the caller is active."""
     users: UsersClient = current_app.extensions["orders_service.users"]
@@ -36,9 +37,8 @@ def create_order(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, s
 
 @bp.get("")
 @require_token(scopes=["orders:read"])
-@bp.input(PageIn, location="query", arg_name="page")
+@bp.input(PageIn, location="query", arg_name="page", unknown=RAISE)
 @bp.output(schemas.OrderListOut)
-@bp.doc(security="BearerAuth")
 def list_orders(page: dict[str, Any]) -> dict[str, Any]:
     """The caller's orders, newest first (an admin sees everyone's)."""
     query = select(Order).order_by(Order.created_at.desc(), Order.id)
@@ -51,7 +51,6 @@ def list_orders(page: dict[str, Any]) -> dict[str, Any]:
 @bp.get("/<string(maxlength=64):order_id>")
 @require_token(scopes=["orders:read"])
 @bp.output(schemas.OrderOut)
-@bp.doc(security="BearerAuth")
 def get_order(order_id: str) -> dict[str, Any]:
     """One order: the owner's or, for an admin, anyone's; others get 404 (no existence leak)."""
     order = db.session.get(Order, order_id)

@@ -85,19 +85,24 @@ def wait_redis(port: int, process: subprocess.Popen[bytes]) -> None:
 
 
 class Stack:
-    def __init__(self) -> None:
+    def __init__(self, run_dir: Path) -> None:
         self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+        # <name>.pid per process (group leader), for tools that signal one service.
+        self.run_dir = run_dir
+        run_dir.mkdir(parents=True, exist_ok=True)
 
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         # Each child leads its own process group so gunicorn's workers stop with it.
         process = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)
         self.processes.append((name, process))
+        (self.run_dir / f"{name}.pid").write_text(str(process.pid))
         return process
 
     def stop(self) -> None:
         for _name, process in reversed(self.processes):
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
+                os.killpg(process.pid, signal.SIGCONT)  # a paused process must wake to exit
         deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
         for name, process in reversed(self.processes):
             try:
@@ -106,6 +111,7 @@ class Stack:
                 say(f"{name} did not stop in time; killing it")
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+            (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
 
 
 def main() -> int:
@@ -117,7 +123,7 @@ def main() -> int:
         "orders_service": int(os.environ.get("ORDERS_PORT", "8003")),
     }
     secrets_env = load_dev_secrets(data_dir)
-    stack = Stack()
+    stack = Stack(data_dir / "run")
 
     def on_signal(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt

@@ -27,7 +27,6 @@ def _internal_view(user: User) -> dict[str, Any]:
 @require_token(scopes=[CREDENTIALS_SCOPE])
 @bp.input(schemas.CredentialsIn, arg_name="body")
 @bp.output(schemas.CredentialsOut)
-@bp.doc(security="BearerAuth")
 def verify_credentials(body: dict[str, Any]) -> dict[str, Any]:
     """Check a username and password; the same cost whether or not the user exists."""
     user = db.session.scalar(select(User).where(User.username_key == username_key(body["username"])))
@@ -42,7 +41,6 @@ def verify_credentials(body: dict[str, Any]) -> dict[str, Any]:
 @bp.get("/users/<string(maxlength=64):user_id>")
 @require_token(scopes=[CREDENTIALS_SCOPE])
 @bp.output(schemas.InternalUserOut)
-@bp.doc(security="BearerAuth")
 def get_user(user_id: str) -> dict[str, Any]:
     """A user's current roles and state, for refresh-time checks."""
     user = db.session.get(User, user_id)

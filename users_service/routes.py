@@ -6,6 +6,7 @@ from typing import Any
 
 from apiflask import APIBlueprint
 from flask import url_for
+from marshmallow import RAISE
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -48,7 +49,6 @@ def sign_up(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
 @bp.get("/me")
 @require_token(scopes=["users:read"])
 @bp.output(schemas.UserOut)
-@bp.doc(security="BearerAuth")
 def me() -> dict[str, Any]:
     """The caller's own profile."""
     user = db.session.get(User, current_claims()["sub"])
@@ -60,7 +60,6 @@ def me() -> dict[str, Any]:
 @bp.get("/<string(maxlength=64):user_id>")
 @require_token(scopes=["users:read"])
 @bp.output(schemas.UserOut)
-@bp.doc(security="BearerAuth")
 def get_user(user_id: str) -> dict[str, Any]:
     """A user's profile: your own, or anyone's for an admin (others are 404, not 403)."""
     if user_id != current_claims()["sub"] and not has_role("admin"):
@@ -73,9 +72,8 @@ def get_user(user_id: str) -> dict[str, Any]:
 
 @bp.get("")
 @require_token(scopes=["users:read"], roles=["admin"])
-@bp.input(PageIn, location="query", arg_name="page")
+@bp.input(PageIn, location="query", arg_name="page", unknown=RAISE)
 @bp.output(schemas.UserListOut)
-@bp.doc(security="BearerAuth")
 def list_users(page: dict[str, Any]) -> dict[str, Any]:
     """Admin: every user, oldest first."""
     users = db.session.scalars(

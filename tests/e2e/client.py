@@ -10,10 +10,19 @@ import requests
 from tests.e2e.conftest import Stack
 
 PASSWORD = "correct horse battery staple"
+REQUEST_TIMEOUT_SECONDS = 15
 
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+class _TimedSession(requests.Session):
+    """A session whose every request has a timeout: a hung service fails the test, not CI."""
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", REQUEST_TIMEOUT_SECONDS)
+        return super().request(method, url, *args, **kwargs)
 
 
 class Client:
@@ -21,7 +30,7 @@ class Client:
 
     def __init__(self, stack: Stack):
         self.stack = stack
-        self.http = requests.Session()
+        self.http = _TimedSession()
 
     def sign_up(self) -> dict[str, Any]:
         username = f"e2e-{uuid.uuid4().hex[:10]}"

@@ -37,6 +37,13 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECONDS = 120
 CLIENT_ID = "e2e-reporting"
+#: Login limits of the stack under test: a username lock short enough to watch expire;
+#: a per-address limit high enough for the fuzzing run (it is unit-tested separately).
+USERNAME_LIMIT_FAILURES, USERNAME_LIMIT_SECONDS = 3, 6
+LOGIN_LIMITS = {
+    "LOGIN_LIMIT_PER_USERNAME": f"{USERNAME_LIMIT_FAILURES} per {USERNAME_LIMIT_SECONDS} seconds",
+    "LOGIN_LIMIT_PER_ADDRESS": "10000 per 15 minutes",
+}
 BACKENDS = ("local", "compose")
 
 
@@ -53,6 +60,9 @@ class Stack:
     read_key_file: Callable[[str], bytes]
     logs: Callable[[], str]
     restart: Callable[[list[str]], None]
+    #: Take one service (redis, auth_service, users_service…) down, and bring it back.
+    stop_service: Callable[[str], None]
+    start_service: Callable[[str], None]
 
     def signing_key(self) -> tuple[str, Any]:
         """The active signing key (kid, private key), read where the backend keeps it."""
@@ -113,6 +123,7 @@ class LocalProcesses:
             "ADMIN_USERNAME": "admin",
             "ADMIN_PASSWORD": keys.admin_password,
             "SERVICE_CLIENTS": keys.service_clients(),
+            **LOGIN_LIMITS,
         }
         self.env.pop("REDIS_URL", None)
         self.process: subprocess.Popen[bytes] | None = None
@@ -155,6 +166,18 @@ class LocalProcesses:
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    # A local service is "down" while its process group is paused (SIGSTOP): connections
+    # are accepted and never answered, the harsher failure (time-outs, not refusals).
+    def _signal_service(self, name: str, signum: int) -> None:
+        pid = int((self.data / "run" / f"{name}.pid").read_text())
+        os.killpg(pid, signum)
+
+    def stop_service(self, name: str) -> None:
+        self._signal_service(name, signal.SIGSTOP)
+
+    def start_service(self, name: str) -> None:
+        self._signal_service(name, signal.SIGCONT)
+
     def read_key_file(self, name: str) -> bytes:
         return (self.data / "keys" / name).read_bytes()
 
@@ -175,6 +198,8 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             read_key_file=processes.read_key_file,
             logs=processes.logs,
             restart=processes.restart,
+            stop_service=processes.stop_service,
+            start_service=processes.start_service,
         )
     finally:
         processes.stop()
@@ -197,9 +222,11 @@ def compose_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "USERS_DB_PASSWORD": secrets.token_urlsafe(18),
         "ORDERS_DB_PASSWORD": secrets.token_urlsafe(18),
         "REDIS_PASSWORD": secrets.token_urlsafe(18),
-        "SERVICE_CLIENTS": f"'{keys.service_clients()}'",
+        "SERVICE_CLIENTS": keys.service_clients(),
+        **LOGIN_LIMITS,
     }
-    env_file.write_text("".join(f"{name}={value}\n" for name, value in settings.items()))
+    # Single quotes: compose takes the value literally (JSON, spaces).
+    env_file.write_text("".join(f"{name}='{value}'\n" for name, value in settings.items()))
     compose = DockerCompose(ROOT, compose_file_name="docker-compose.yml", build=True, wait=True, env_file=str(env_file))
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
 
@@ -210,6 +237,10 @@ def compose_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         compose_command("restart", *services)
         compose_command("up", "--detach", "--wait")  # returns once every service is healthy again
         wait_ready(list(urls.values()), lambda: True, lambda: compose.get_logs()[0][-4000:])
+
+    def start_service(name: str) -> None:
+        compose_command("start", name)
+        compose_command("up", "--detach", "--wait")
 
     def read_key_file(name: str) -> bytes:
         stdout, _stderr, code = compose.exec_in_container(["cat", f"/var/lib/auth_service/keys/{name}"], "auth_service")
@@ -229,6 +260,8 @@ def compose_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             read_key_file=read_key_file,
             logs=lambda: compose.get_logs()[0],
             restart=restart,
+            stop_service=lambda name: compose_command("stop", name),
+            start_service=start_service,
         )
     finally:
         compose.stop()

@@ -64,10 +64,13 @@ def services(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         "SERVICE_CLIENTS": f'{{"reporting": {{"secret": "{client_secret}", "scopes": "users:read orders:read"}}}}',
         "LOG_LEVEL": "WARNING",
     }
+    # In production order: auth_service first, so the others find its JWKS at start-up.
     auth = create_auth_app(config)
+    servers = [_serve(auth, ports["auth"])]
     users = create_users_app({**config, "DATABASE_URL": f"sqlite:///{data / 'users.db'}"})
+    servers.append(_serve(users, ports["users"]))
     orders = create_orders_app({**config, "DATABASE_URL": f"sqlite:///{data / 'orders.db'}"})
-    servers = [_serve(auth, ports["auth"]), _serve(users, ports["users"]), _serve(orders, ports["orders"])]
+    servers.append(_serve(orders, ports["orders"]))
     yield Services(auth, users, orders, config, admin_password, "reporting", client_secret)
     for server in servers:
         server.shutdown()

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import redis
 from apiflask import APIFlask, HTTPError
 from werkzeug.datastructures import Headers
 
@@ -182,3 +183,9 @@ def init_error_handling(app: APIFlask, realm: str) -> None:
     @app.error_processor
     def _process(error: HTTPError) -> tuple[dict[str, Any], int, dict[str, str]]:
         return render_error(error, realm)
+
+    @app.errorhandler(redis.RedisError)
+    def _redis_down(error: redis.RedisError) -> tuple[dict[str, Any], int, dict[str, str]]:
+        # Redis holds revocation state and rate-limit counters: without it, fail closed.
+        log.warning("redis unavailable: %s", type(error).__name__)
+        return render_error(UpstreamUnavailable("A backing store is unavailable; retry shortly."), realm)

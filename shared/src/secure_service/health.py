@@ -5,9 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from apiflask import APIBlueprint
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import Dict, String
 
 ReadinessCheck = Callable[[], bool]
+
+
+class HealthOut(Schema):
+    status = String()
+
+
+class ReadyOut(Schema):
+    status = String()
+    checks = Dict(keys=String(), values=String())
 
 
 def health_blueprint(checks: Mapping[str, ReadinessCheck]) -> APIBlueprint:
@@ -15,11 +25,18 @@ def health_blueprint(checks: Mapping[str, ReadinessCheck]) -> APIBlueprint:
     bp = APIBlueprint("health", __name__, tag="Health")
 
     @bp.get("/healthz")
+    @bp.output(HealthOut)
     def healthz() -> dict[str, Any]:
         """The process is alive."""
         return {"status": "ok"}
 
     @bp.get("/readyz")
+    @bp.output(ReadyOut)
+    @bp.doc(
+        responses={
+            503: {"description": "A dependency is unavailable", "content": {"application/json": {"schema": ReadyOut}}}
+        }
+    )
     def readyz() -> tuple[dict[str, Any], int]:
         """Redis, the database and the keys needed to verify tokens are all reachable."""
         results = {name: "ok" if check() else "unavailable" for name, check in checks.items()}

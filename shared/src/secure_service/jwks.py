@@ -119,7 +119,10 @@ class KeyCache:
         """Refetch unless one was attempted within the cool-down; True if the cache is usable."""
         with self._lock:
             now = self._clock()
-            if not force and self._attempted_at is not None and now - self._attempted_at < self._cooldown:
+            # While no key was ever fetched (auth_service not up yet), retry every second
+            # rather than make every token fail for a whole cool-down.
+            cooldown = self._cooldown if self._keys else min(1.0, self._cooldown)
+            if not force and self._attempted_at is not None and now - self._attempted_at < cooldown:
                 return self.has_keys()
             self._attempted_at = now
             try:

@@ -10,6 +10,7 @@ from flask import request
 from .errors import init_error_handling
 from .input_guard import init_input_guard
 from .logs import configure_logging
+from .openapi import init_openapi
 
 #: Request bodies in this stack are small JSON objects; anything larger is refused (413).
 MAX_BODY_BYTES = 16 * 1024
@@ -55,7 +56,7 @@ def create_service_app(import_name: str, service_name: str, *, title: str, log_l
         VALIDATION_ERROR_DESCRIPTION="Invalid request body or parameters",
         AUTO_404_RESPONSE=False,
     )
-    app.security_schemes = {"BearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
     init_error_handling(app, realm=service_name)
     init_input_guard(app)
+    init_openapi(app)
     return app

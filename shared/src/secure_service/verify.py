@@ -133,6 +133,10 @@ class Verifier:
             or RevocationStore(redis_client(settings.redis_url), max_token_lifetime_seconds=max_token_lifetime_seconds),
         )
         app.extensions[EXTENSION_KEY] = state
+        # Fetch the keys now, best effort: under gunicorn's preload_app every worker then
+        # starts with them, and keeps verifying even if auth_service goes down before the
+        # worker's first request. A failure here only means the first request fetches.
+        state.keys.refresh(force=True)
         app.config.update(
             JWT_TOKEN_LOCATION=["headers"],
             JWT_HEADER_NAME="Authorization",
@@ -220,9 +224,6 @@ def authenticate(*, refresh: bool = False) -> dict[str, Any]:
         raise MissingToken() from e
     except (InvalidTokenError, JWTExtendedException) as e:
         raise InvalidToken(_describe(e)) from e
-    except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
-        # Hostile input PyJWT does not classify (e.g. a header that is a JSON list).
-        raise InvalidToken("The token is malformed.") from e
     claims = get_jwt()
     g.token_claims = claims
     return claims
@@ -260,6 +261,8 @@ def require_token(scopes: Iterable[str] = (), roles: Iterable[str] = ()) -> Call
                 raise InsufficientScope(f"This needs role: {' '.join(sorted(needed_roles))}.")
             return view(*args, **kwargs)
 
+        # Read by the OpenAPI processor to document the Bearer scheme and 401/403.
+        wrapper.token_requirement = (needed_scopes, needed_roles)  # type: ignore[attr-defined]
         return wrapper
 
     return decorator

@@ -138,7 +138,7 @@ def make_resource_app(redis_url: str, keyring: KeyRing, **settings: str) -> APIF
 
 
 @pytest.fixture
-def resource(redis_url: str, keyring: KeyRing) -> APIFlask:
+def resource(redis_url: str, keyring: KeyRing, signing_kid: str) -> APIFlask:
     return make_resource_app(redis_url, keyring, JWT_ALGORITHMS="RS256 ES256 EdDSA")
 
 

@@ -92,3 +92,14 @@ def test_parse_keeps_only_allowed_public_signing_keys(keyring: KeyRing) -> None:
 def test_a_document_without_keys_is_an_error() -> None:
     with pytest.raises(ValueError):
         parse_jwks({"nope": []}, ("RS256",))
+
+
+def test_until_a_first_fetch_succeeds_it_retries_every_second(keyring: KeyRing, clock: Clock) -> None:
+    kid = keyring.add()
+    keyring.down = True  # auth_service not up yet when this service starts
+    cache = cache_for(keyring, clock)
+    assert cache.get(kid) is None and cache.get(kid) is None
+    assert keyring.fetches == 1
+    keyring.down = False
+    clock.now += 1.1
+    assert cache.get(kid) is not None

@@ -46,10 +46,9 @@ def test_a_valid_token_is_accepted(client: FlaskClient, mint: Minter) -> None:
 
 
 @pytest.mark.parametrize("algorithm", ["ES256", "EdDSA"])
-def test_es256_and_eddsa_keys_are_selectable(
-    client: FlaskClient, mint: Minter, keyring: KeyRing, algorithm: str
-) -> None:
+def test_es256_and_eddsa_keys_are_selectable(redis_url: str, mint: Minter, keyring: KeyRing, algorithm: str) -> None:
     kid = keyring.add(algorithm)
+    client = make_resource_app(redis_url, keyring, JWT_ALGORITHMS="RS256 ES256 EdDSA").test_client()
     assert get(client, mint(kid=kid)).status_code == 200
 
 

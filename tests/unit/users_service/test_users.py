@@ -115,7 +115,7 @@ def test_listing_users_is_admin_only(actions: Actions, users_client: FlaskClient
     assert any(u["username"] == "admin" and "admin" in u["roles"] for u in listed.json["users"])
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "offset=-1"])
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "offset=-1", "sort=name"])
 def test_bad_list_parameters_are_400(actions: Actions, users_client: FlaskClient, query: str) -> None:
     admin = actions.admin_tokens()
     assert users_client.get(f"/users?{query}", headers=bearer(admin["access_token"])).status_code == 400

@@ -1,0 +1,107 @@
+"""Login brute-force limits: per username and per address, 429 + Retry-After, self-expiring."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from apiflask import APIFlask
+
+from auth_service import create_app
+from secure_service import SettingsError
+from tests.support import free_port
+from tests.unit.conftest import DEFAULT_PASSWORD, Actions, Services
+
+WINDOW_SECONDS = 3
+Login = Callable[..., Any]
+
+
+@pytest.fixture
+def limited_app(services: Services) -> APIFlask:
+    return create_app(
+        {
+            **services.config,
+            "LOGIN_LIMIT_PER_USERNAME": f"3 per {WINDOW_SECONDS} seconds",
+            "LOGIN_LIMIT_PER_ADDRESS": f"6 per {WINDOW_SECONDS} seconds",
+        }
+    )
+
+
+@pytest.fixture
+def login(limited_app: APIFlask) -> Login:
+    client = limited_app.test_client()
+    default_address = f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250)}"
+
+    def _login(username: str, password: str, address: str = default_address) -> Any:
+        return client.post(
+            "/auth/login",
+            json={"username": username, "password": password},
+            environ_base={"REMOTE_ADDR": address},
+        )
+
+    return _login
+
+
+def test_a_username_is_locked_after_repeated_failures_even_for_the_right_password(
+    actions: Actions, login: Login
+) -> None:
+    user = actions.sign_up()
+    for _ in range(3):
+        assert login(user["username"], "wrong password!").status_code == 401
+    locked = login(user["username"], DEFAULT_PASSWORD, address="192.0.2.1")
+    assert locked.status_code == 429
+    assert locked.json["error"] == "too_many_requests"
+    assert 0 < int(locked.headers["Retry-After"]) <= WINDOW_SECONDS
+
+
+def test_the_username_counter_ignores_case(actions: Actions, login: Login) -> None:
+    user = actions.sign_up()
+    for name in (user["username"], user["username"].upper(), user["username"].title()):
+        login(name, "wrong password!")
+    assert login(user["username"], DEFAULT_PASSWORD).status_code == 429
+
+
+def test_another_users_success_does_not_reset_a_locked_counter(actions: Actions, login: Login) -> None:
+    victim, other = actions.sign_up(), actions.sign_up()
+    for _ in range(3):
+        login(victim["username"], "wrong password!", address="192.0.2.2")
+    assert login(other["username"], DEFAULT_PASSWORD, address="192.0.2.3").status_code == 200
+    assert login(victim["username"], DEFAULT_PASSWORD, address="192.0.2.4").status_code == 429
+
+
+def test_the_lock_expires_by_itself(actions: Actions, login: Login) -> None:
+    user = actions.sign_up()
+    for _ in range(3):
+        login(user["username"], "wrong password!")
+    assert login(user["username"], DEFAULT_PASSWORD).status_code == 429
+    time.sleep(WINDOW_SECONDS + 0.5)
+    assert login(user["username"], DEFAULT_PASSWORD).status_code == 200
+
+
+def test_one_address_cannot_spray_many_usernames(actions: Actions, login: Login) -> None:
+    for attempt in range(6):
+        assert login(f"sprayed-{attempt}-{secrets.token_hex(4)}", "guess!", address="198.51.100.7").status_code == 401
+    user = actions.sign_up()
+    assert login(user["username"], DEFAULT_PASSWORD, address="198.51.100.7").status_code == 429
+    assert login(user["username"], DEFAULT_PASSWORD, address="198.51.100.8").status_code == 200
+
+
+def test_successful_logins_are_not_counted(actions: Actions, login: Login) -> None:
+    user = actions.sign_up()
+    for _ in range(5):
+        assert login(user["username"], DEFAULT_PASSWORD).status_code == 200
+
+
+def test_redis_down_makes_login_503_not_500(services: Services) -> None:
+    app = create_app({**services.config, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
+    response = app.test_client().post("/auth/login", json={"username": "someone", "password": "whatever it is"})
+    assert response.status_code == 503
+    assert response.json["error"] == "service_unavailable"
+
+
+def test_an_unparsable_limit_stops_start_up(services: Services) -> None:
+    with pytest.raises(SettingsError, match="LOGIN_LIMIT_PER_USERNAME"):
+        create_app({**services.config, "LOGIN_LIMIT_PER_USERNAME": "lots"})
