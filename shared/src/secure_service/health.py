@@ -20,6 +20,16 @@ class ReadyOut(Schema):
     checks = Dict(keys=String(), values=String())
 
 
+_NOT_READY: Any = {
+    503: {"description": "A dependency is unavailable", "content": {"application/json": {"schema": ReadyOut}}}
+}
+
+
+_NOT_READY: Any = {
+    503: {"description": "A dependency is unavailable", "content": {"application/json": {"schema": ReadyOut}}}
+}
+
+
 def health_blueprint(checks: Mapping[str, ReadinessCheck]) -> APIBlueprint:
     """``/healthz`` (the process answers) and ``/readyz`` (every dependency answers)."""
     bp = APIBlueprint("health", __name__, tag="Health")
@@ -32,11 +42,7 @@ def health_blueprint(checks: Mapping[str, ReadinessCheck]) -> APIBlueprint:
 
     @bp.get("/readyz")
     @bp.output(ReadyOut)
-    @bp.doc(
-        responses={
-            503: {"description": "A dependency is unavailable", "content": {"application/json": {"schema": ReadyOut}}}
-        }
-    )
+    @bp.doc(responses=_NOT_READY)
     def readyz() -> tuple[dict[str, Any], int]:
         """Redis, the database and the keys needed to verify tokens are all reachable."""
         results = {name: "ok" if check() else "unavailable" for name, check in checks.items()}

@@ -42,8 +42,8 @@ def init_openapi(app: APIFlask) -> None:
     app.security_schemes = {"BearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
 
     @app.spec_processor
-    def add_errors(spec: dict[str, Any]) -> dict[str, Any]:
-        protected = set()
+    def add_errors(spec: Any) -> Any:
+        protected: set[tuple[str, str]] = set()
         for rule in app.url_map.iter_rules():
             if getattr(app.view_functions[rule.endpoint], "token_requirement", None) is not None:
                 path = _RULE_ARGUMENT.sub(r"{\1}", rule.rule)
