@@ -25,11 +25,6 @@ _NOT_READY: Any = {
 }
 
 
-_NOT_READY: Any = {
-    503: {"description": "A dependency is unavailable", "content": {"application/json": {"schema": ReadyOut}}}
-}
-
-
 def health_blueprint(checks: Mapping[str, ReadinessCheck]) -> APIBlueprint:
     """``/healthz`` (the process answers) and ``/readyz`` (every dependency answers)."""
     bp = APIBlueprint("health", __name__, tag="Health")
