@@ -7,6 +7,8 @@ invalid input must be refused, and a protected operation must refuse a missing t
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -38,11 +40,21 @@ SKIPPED = {("POST", "/auth/logout"), ("POST", "/auth/logout-all")}
 EXAMPLES_PER_OPERATION = 25
 
 
+#: gunicorn refuses a request line over 4094 bytes itself (414, plain text) before the app
+#: sees it (see SECURITY.md); the document describes what the app answers, so generated
+#: cases stay below that.
+MAX_QUERY_BYTES = 3500
+
+
+def _fits_in_a_request_line(case: schemathesis.Case) -> bool:
+    return len(urlencode(case.query or {}, doseq=True)) + len(case.formatted_path) < MAX_QUERY_BYTES
+
+
 def fuzz(operation: schemathesis.APIOperation, mode: GenerationMode, base_url: str, token: str) -> None:
     @settings(
         max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, suppress_health_check=list(HealthCheck)
     )
-    @given(case=operation.as_strategy(generation_mode=mode))
+    @given(case=operation.as_strategy(generation_mode=mode).filter(_fits_in_a_request_line))
     def run(case: schemathesis.Case) -> None:
         case.call_and_validate(
             base_url=base_url, headers={"Authorization": f"Bearer {token}"}, checks=CHECKS, timeout=15
