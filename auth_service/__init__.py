@@ -6,11 +6,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from apiflask import APIFlask
+from flask import g
 
 from secure_service import RevocationStore, Verifier, create_service_app, health_blueprint, redis_client
 from secure_service.jwks import hmac_kid
 
 from . import discovery, routes
+from .cli import keys_command
 from .keystore import KeyStore
 from .login_limits import init_login_limits
 from .settings import CREDENTIALS_SCOPE, SERVICE_NAME, AuthSettings
@@ -24,17 +26,26 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     app = create_service_app(__name__, SERVICE_NAME, title="auth_service", log_level=settings.log_level)
 
     public_jwks: Callable[[], dict[str, Any]]
+    signing_key: Callable[[], tuple[str, Any]]
+    keystore: KeyStore | None = None
     if settings.signing_algorithm == "HS256":
         # Opt-in shared secret: nothing is published, every verifier holds the secret.
         assert settings.verifier.hs256_secret is not None
-        signing_kid, signing_key = hmac_kid(settings.verifier.hs256_secret), settings.verifier.hs256_secret.encode()
+        hmac_key = (hmac_kid(settings.verifier.hs256_secret), settings.verifier.hs256_secret.encode())
+
+        def signing_key() -> tuple[str, Any]:
+            return hmac_key
 
         def public_jwks() -> dict[str, Any]:
             return {"keys": []}
     else:
         keystore = KeyStore(settings.keys_dir, settings.signing_algorithm)
         keystore.load_or_create()
-        signing_kid, signing_key = keystore.active.kid, keystore.active.private_key
+
+        def signing_key() -> tuple[str, Any]:
+            active = keystore.active  # re-read when `keys rotate` ran in another process
+            return active.kid, active.private_key
+
         public_jwks = keystore.public_jwks
 
     revocation = RevocationStore(
@@ -47,14 +58,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
         JWT_ENCODE_ISSUER=settings.verifier.issuer,
         JWT_ENCODE_NBF=True,
     )
-    verifier.jwt.encode_key_loader(lambda _identity: signing_key)
+    verifier.jwt.encode_key_loader(lambda _identity: g.signing_key)
 
-    issuer = TokenIssuer(settings, revocation, signing_kid)
+    issuer = TokenIssuer(settings, revocation, signing_key)
     app.extensions.update(
         {
             "auth_service.settings": settings,
             "auth_service.issuer": issuer,
             "auth_service.public_jwks": public_jwks,
+            "auth_service.keystore": keystore,
             "auth_service.users": UsersClient(
                 settings.users_service_url,
                 settings.peer_timeout_seconds,
@@ -63,6 +75,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
             ),
         }
     )
+    app.cli.add_command(keys_command)
     app.register_blueprint(routes.bp)
     init_login_limits(app, settings, "auth.login")
     app.register_blueprint(discovery.bp)

@@ -1,8 +1,8 @@
-"""auth_service's signing keys: generated on first start, kept on disk, published as a JWKS.
+"""auth_service's signing keys: generated on first start, kept on disk, published as a
+JWKS, rotated and retired with ``flask --app auth_service keys …`` (see cli.py).
 
-The key directory holds one PEM file per key (``<kid>.pem``, mode 0600) and a file
-``active`` naming the key that signs. Creation happens under a file lock, so several
-gunicorn workers or replicas sharing the directory agree on one key.
+Changes happen under a file lock, so several gunicorn workers or replicas sharing the
+directory agree on the keys.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,16 +91,39 @@ def thumbprint(jwk: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
 
 
-class KeyStore:
-    """The signing keys in one directory: the active one signs, all are published."""
+@dataclass(frozen=True)
+class KeyInfo:
+    """A key's place in its lifecycle, as `keys list` shows it."""
 
-    def __init__(self, directory: Path, algorithm: str):
+    kid: str
+    algorithm: str
+    state: str  # "active" (signs now), "pending" (published, signs later), "previous" (verifies only)
+    created_at: float
+    activates_at: float
+    superseded_at: float | None  # when the next key took over signing
+
+    def retirable_at(self, max_token_lifetime: int) -> float | None:
+        """When the last token this key can have signed has expired."""
+        return None if self.superseded_at is None else self.superseded_at + max_token_lifetime
+
+
+class KeyStore:
+    """The signing keys in one directory.
+
+    Each key is ``<kid>.pem`` (the private key, mode 0600) and ``<kid>.json`` (created_at,
+    activates_at). Every key is published in the JWKS; the key that signs is the newest
+    whose activation time has come, so a rotated key is published before it signs, and
+    every worker and replica reading the directory agrees on it without coordination.
+    """
+
+    def __init__(self, directory: Path, algorithm: str, clock: Callable[[], float] = time.time):
         if algorithm not in ASYMMETRIC_ALGORITHMS:
             raise KeyStoreError(f"unsupported signing algorithm {algorithm}")
         self.directory = directory
         self.algorithm = algorithm
-        self._keys: dict[str, SigningKey] = {}
-        self._active_kid = ""
+        self._clock = clock
+        self._keys: dict[str, tuple[SigningKey, dict[str, float]]] = {}
+        self._loaded_version: int | None = None
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -111,26 +136,52 @@ class KeyStore:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def load_or_create(self) -> None:
-        """Load the keys, creating the first one if the directory has none."""
+        """Load the keys, creating the first one (active at once) if there is none."""
         with self._locked():
-            if not (self.directory / "active").exists():
-                key = self._write_new_key(self.algorithm)
-                self._write_active(key.kid)
+            if not any(self.directory.glob("*.json")):
+                key = self._write_new_key(activates_at=self._clock())
                 log.info("keystore: created first signing key kid=%s alg=%s", key.kid, key.algorithm)
             self._load()
 
-    def _write_new_key(self, algorithm: str) -> SigningKey:
-        private_key = _generate(algorithm)
-        key = SigningKey(kid="", algorithm=algorithm, private_key=private_key)
-        key = SigningKey(kid=thumbprint(key.public_jwk()), algorithm=algorithm, private_key=private_key)
+    def rotate(self, activation_delay_seconds: float) -> SigningKey:
+        """Create a new key: published now, signing once the delay has passed."""
+        with self._locked():
+            key = self._write_new_key(activates_at=self._clock() + activation_delay_seconds)
+            self._load()
+        return key
+
+    def retire(self, kid: str, max_token_lifetime: int, *, force: bool) -> KeyInfo:
+        """Remove a key that no longer signs, once every token it signed has expired."""
+        with self._locked():
+            self._load()
+            info = next((k for k in self.list() if k.kid == kid), None)
+            if info is None:
+                raise KeyStoreError(f"no key {kid!r}")
+            if info.state != "previous":
+                raise KeyStoreError(f"key {kid} is {info.state}; rotate first, then retire the previous key")
+            retirable_at = info.retirable_at(max_token_lifetime)
+            assert retirable_at is not None
+            if self._clock() < retirable_at and not force:
+                raise KeyStoreError(
+                    f"key {kid} signed tokens until {_iso(info.superseded_at)}; the last of them expires at "
+                    f"{_iso(retirable_at)}. Retire it after that, or use --force to invalidate them now."
+                )
+            (self.directory / f"{kid}.pem").unlink()
+            (self.directory / f"{kid}.json").unlink()
+            self._load()
+        return info
+
+    def _write_new_key(self, activates_at: float) -> SigningKey:
+        private_key = _generate(self.algorithm)
+        unnamed = SigningKey(kid="", algorithm=self.algorithm, private_key=private_key)
+        key = SigningKey(kid=thumbprint(unnamed.public_jwk()), algorithm=self.algorithm, private_key=private_key)
         pem = private_key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
+        metadata = {"created_at": self._clock(), "activates_at": activates_at}
         self._atomic_write(self.directory / f"{key.kid}.pem", pem)
+        self._atomic_write(self.directory / f"{key.kid}.json", json.dumps(metadata).encode())
         return key
-
-    def _write_active(self, kid: str) -> None:
-        self._atomic_write(self.directory / "active", kid.encode())
 
     def _atomic_write(self, path: Path, data: bytes) -> None:
         tmp = path.with_name(path.name + ".tmp")
@@ -141,25 +192,72 @@ class KeyStore:
             os.fsync(f.fileno())
         os.replace(tmp, path)
 
+    def _directory_version(self) -> int:
+        # Adding, replacing or removing a file changes the directory's mtime.
+        return self.directory.stat().st_mtime_ns
+
     def _load(self) -> None:
-        keys: dict[str, SigningKey] = {}
-        for pem_path in sorted(self.directory.glob("*.pem")):
+        keys: dict[str, tuple[SigningKey, dict[str, float]]] = {}
+        version = self._directory_version()
+        for meta_path in sorted(self.directory.glob("*.json")):
+            kid = meta_path.stem
             try:
-                private_key = serialization.load_pem_private_key(pem_path.read_bytes(), password=None)
+                metadata = json.loads(meta_path.read_text())
+                pem = (self.directory / f"{kid}.pem").read_bytes()
+                private_key = serialization.load_pem_private_key(pem, password=None)
             except (ValueError, TypeError, OSError) as e:
-                raise KeyStoreError(f"cannot read signing key {pem_path.name}: {type(e).__name__}") from e
-            key = SigningKey(kid=pem_path.stem, algorithm=_algorithm_of(private_key), private_key=private_key)  # type: ignore[arg-type]
-            keys[key.kid] = key
-        active = (self.directory / "active").read_text().strip()
-        if active not in keys:
-            raise KeyStoreError(f"active key {active!r} has no key file in {self.directory}")
-        self._keys, self._active_kid = keys, active
+                raise KeyStoreError(f"cannot read signing key {kid}: {type(e).__name__}") from e
+            key = SigningKey(kid=kid, algorithm=_algorithm_of(private_key), private_key=private_key)  # type: ignore[arg-type]
+            keys[kid] = (key, metadata)
+        if not keys:
+            raise KeyStoreError(f"no signing keys in {self.directory}")
+        self._keys, self._loaded_version = keys, version
+
+    def _fresh(self) -> dict[str, tuple[SigningKey, dict[str, float]]]:
+        """The keys, re-read if another process rotated or retired one since."""
+        if self._directory_version() != self._loaded_version:
+            with self._locked():
+                self._load()
+        return self._keys
+
+    def list(self) -> list[KeyInfo]:
+        """Every key with its state, oldest activation first."""
+        now = self._clock()
+        entries = sorted(self._fresh().values(), key=lambda e: (e[1]["activates_at"], e[1]["created_at"]))
+        signing = [e for e in entries if e[1]["activates_at"] <= now and e[0].algorithm == self.algorithm]
+        active_kid = signing[-1][0].kid if signing else entries[0][0].kid
+        infos = []
+        for index, (key, meta) in enumerate(entries):
+            later = [m["activates_at"] for _k, m in entries[index + 1 :] if m["activates_at"] <= now]
+            if key.kid == active_kid:
+                state = "active"
+            elif meta["activates_at"] > now:
+                state = "pending"
+            else:
+                state = "previous"
+            infos.append(
+                KeyInfo(
+                    kid=key.kid,
+                    algorithm=key.algorithm,
+                    state=state,
+                    created_at=meta["created_at"],
+                    activates_at=meta["activates_at"],
+                    superseded_at=min(later) if later and state == "previous" else None,
+                )
+            )
+        return infos
 
     @property
     def active(self) -> SigningKey:
-        """The key that signs new tokens."""
-        return self._keys[self._active_kid]
+        """The key that signs new tokens now."""
+        keys = self._fresh()
+        kid = next(info.kid for info in self.list() if info.state == "active")
+        return keys[kid][0]
 
     def public_jwks(self) -> dict[str, Any]:
-        """The JWKS document: the public half of every key."""
-        return {"keys": [key.public_jwk() for key in self._keys.values()]}
+        """The JWKS document: the public half of every key, pending ones included."""
+        return {"keys": [key.public_jwk() for key, _meta in self._fresh().values()]}
+
+
+def _iso(moment: float | None) -> str:
+    return datetime.fromtimestamp(moment or 0, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

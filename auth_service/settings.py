@@ -47,6 +47,7 @@ class AuthSettings:
     peer_timeout_seconds: float
     login_limit_per_username: str
     login_limit_per_address: str
+    key_activation_delay_seconds: int
     log_level: str
 
     @classmethod
@@ -63,6 +64,14 @@ class AuthSettings:
         audience = source.words("ACCESS_TOKEN_AUDIENCE", "auth_service users_service orders_service")
         if SERVICE_NAME not in audience:
             raise SettingsError("ACCESS_TOKEN_AUDIENCE must include auth_service (logout needs the access token)")
+        activation_delay = source.integer("KEY_ACTIVATION_DELAY_SECONDS", 60, 0, 86400)
+        if activation_delay < verifier.jwks_cooldown_seconds:
+            # A verifier that fetched the JWKS just before a rotation must be allowed to
+            # refetch by the time the new key signs, or it refuses the first new tokens.
+            raise SettingsError(
+                f"KEY_ACTIVATION_DELAY_SECONDS ({activation_delay}) must be at least "
+                f"JWKS_REFETCH_COOLDOWN_SECONDS ({verifier.jwks_cooldown_seconds})"
+            )
         return cls(
             verifier=verifier,
             signing_algorithm=signing_algorithm,
@@ -76,6 +85,9 @@ class AuthSettings:
             peer_timeout_seconds=float(source.integer("PEER_TIMEOUT_SECONDS", 3, 1, 30)),
             login_limit_per_username=_rate_limit(source, "LOGIN_LIMIT_PER_USERNAME", "5 per 15 minutes"),
             login_limit_per_address=_rate_limit(source, "LOGIN_LIMIT_PER_ADDRESS", "30 per 15 minutes"),
+            # A rotated key is published this long before it signs, so every verifier can
+            # learn it first.
+            key_activation_delay_seconds=activation_delay,
             log_level=source.string("LOG_LEVEL", "INFO").upper(),
         )
 

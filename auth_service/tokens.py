@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from flask import g
 from flask_jwt_extended import create_access_token, create_refresh_token
 
 from secure_service import RevocationStore
@@ -59,11 +61,17 @@ class TokenPair:
 class TokenIssuer:
     """Signs tokens with the active key; call inside an app context."""
 
-    def __init__(self, settings: AuthSettings, revocation: RevocationStore, signing_kid: str):
+    def __init__(self, settings: AuthSettings, revocation: RevocationStore, signing_key: Callable[[], tuple[str, Any]]):
         self.settings = settings
         self.revocation = revocation
-        self.signing_kid = signing_kid
+        self._signing_key = signing_key
         self._service_token: tuple[str, float] | None = None
+
+    def _key_headers(self, typ: str) -> dict[str, str]:
+        """Pick the signing key for one token; Flask-JWT-Extended's key loader reads it back."""
+        kid, key = self._signing_key()
+        g.signing_key = key
+        return {"kid": kid, "typ": typ}
 
     def _access_token(
         self,
@@ -90,7 +98,7 @@ class TokenIssuer:
         return create_access_token(
             identity=sub,
             additional_claims=claims,
-            additional_headers={"kid": self.signing_kid, "typ": ACCESS_TOKEN_TYP},
+            additional_headers=self._key_headers(ACCESS_TOKEN_TYP),
             expires_delta=timedelta(seconds=self.settings.access_token_ttl),
         )
 
@@ -105,7 +113,7 @@ class TokenIssuer:
                 "sid": sid,
                 "client_id": self.settings.public_client_id,
             },
-            additional_headers={"kid": self.signing_kid, "typ": REFRESH_TOKEN_TYP},
+            additional_headers=self._key_headers(REFRESH_TOKEN_TYP),
             expires_delta=timedelta(seconds=lifetime_seconds),
         )
 

@@ -40,9 +40,13 @@ CLIENT_ID = "e2e-reporting"
 #: Login limits of the stack under test: a username lock short enough to watch expire;
 #: a per-address limit high enough for the fuzzing run (it is unit-tested separately).
 USERNAME_LIMIT_FAILURES, USERNAME_LIMIT_SECONDS = 3, 6
-LOGIN_LIMITS = {
+#: Key rotation timings short enough to watch: a new key signs 3 s after it is published,
+#: verifiers may refetch every 2 s and drop a retired key within 10 s.
+KEY_TIMINGS = {"KEY_ACTIVATION_DELAY_SECONDS": 3, "JWKS_REFETCH_COOLDOWN_SECONDS": 2, "JWKS_MAX_AGE_SECONDS": 10}
+STACK_SETTINGS = {
     "LOGIN_LIMIT_PER_USERNAME": f"{USERNAME_LIMIT_FAILURES} per {USERNAME_LIMIT_SECONDS} seconds",
     "LOGIN_LIMIT_PER_ADDRESS": "10000 per 15 minutes",
+    **{name: str(value) for name, value in KEY_TIMINGS.items()},
 }
 BACKENDS = ("local", "compose")
 
@@ -58,15 +62,22 @@ class Stack:
     admin_password: str
     client_secret: str
     read_key_file: Callable[[str], bytes]
+    #: Run ``flask --app auth_service <args>`` where auth_service runs; its standard output.
+    auth_cli: Callable[[list[str]], str]
     logs: Callable[[], str]
     restart: Callable[[list[str]], None]
     #: Take one service (redis, auth_service, users_service…) down, and bring it back.
     stop_service: Callable[[str], None]
     start_service: Callable[[str], None]
 
+    def keys(self) -> list[dict[str, Any]]:
+        """``keys list --json``: every signing key and its state."""
+        output = self.auth_cli(["keys", "list", "--json"])
+        return list(json.loads(next(line for line in output.splitlines() if line.startswith("["))))
+
     def signing_key(self) -> tuple[str, Any]:
         """The active signing key (kid, private key), read where the backend keeps it."""
-        kid = self.read_key_file("active").decode().strip()
+        kid = next(key["kid"] for key in self.keys() if key["state"] == "active")
         return kid, serialization.load_pem_private_key(self.read_key_file(f"{kid}.pem"), password=None)
 
     def sign(self, claims: dict[str, Any], headers: dict[str, Any] | None = None) -> str:
@@ -123,7 +134,7 @@ class LocalProcesses:
             "ADMIN_USERNAME": "admin",
             "ADMIN_PASSWORD": keys.admin_password,
             "SERVICE_CLIENTS": keys.service_clients(),
-            **LOGIN_LIMITS,
+            **STACK_SETTINGS,
         }
         self.env.pop("REDIS_URL", None)
         self.process: subprocess.Popen[bytes] | None = None
@@ -181,6 +192,23 @@ class LocalProcesses:
     def read_key_file(self, name: str) -> bytes:
         return (self.data / "keys" / name).read_bytes()
 
+    def auth_cli(self, args: list[str]) -> str:
+        env = {
+            **self.env,
+            "KEYS_DIR": str(self.data / "keys"),
+            "REDIS_URL": f"redis://127.0.0.1:{self.ports['redis']}/0",
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "auth_service", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout
+
 
 @contextmanager
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
@@ -196,6 +224,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             admin_password=keys.admin_password,
             client_secret=keys.client_secret,
             read_key_file=processes.read_key_file,
+            auth_cli=processes.auth_cli,
             logs=processes.logs,
             restart=processes.restart,
             stop_service=processes.stop_service,
@@ -223,7 +252,7 @@ def compose_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "ORDERS_DB_PASSWORD": secrets.token_urlsafe(18),
         "REDIS_PASSWORD": secrets.token_urlsafe(18),
         "SERVICE_CLIENTS": keys.service_clients(),
-        **LOGIN_LIMITS,
+        **STACK_SETTINGS,
     }
     # Single quotes: compose takes the value literally (JSON, spaces).
     env_file.write_text("".join(f"{name}='{value}'\n" for name, value in settings.items()))
@@ -247,6 +276,11 @@ def compose_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         assert code == 0, f"cannot read {name} in auth_service"
         return stdout.encode()
 
+    def auth_cli(args: list[str]) -> str:
+        stdout, stderr, code = compose.exec_in_container(["flask", "--app", "auth_service", *args], "auth_service")
+        assert code == 0, stderr[-2000:]
+        return stdout
+
     try:
         compose.start()
         wait_ready(list(urls.values()), lambda: True, lambda: compose.get_logs()[0][-4000:])
@@ -258,6 +292,7 @@ def compose_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             admin_password=keys.admin_password,
             client_secret=keys.client_secret,
             read_key_file=read_key_file,
+            auth_cli=auth_cli,
             logs=lambda: compose.get_logs()[0],
             restart=restart,
             stop_service=lambda name: compose_command("stop", name),

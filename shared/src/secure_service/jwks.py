@@ -66,6 +66,10 @@ def parse_jwks(document: Mapping[str, Any], allowed_algorithms: tuple[str, ...])
     return keys
 
 
+def _start_daemon_thread(work: Callable[[], object]) -> None:
+    threading.Thread(target=work, name="jwks-refresh", daemon=True).start()
+
+
 def http_fetcher(url: str, timeout_seconds: float) -> JwksFetcher:
     """Fetch a JWKS document over HTTP with a timeout."""
     session = requests.Session()
@@ -93,6 +97,7 @@ class KeyCache:
         max_age_seconds: float,
         static_keys: Mapping[str, VerificationKey] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        in_background: Callable[[Callable[[], object]], None] | None = None,
     ):
         self._fetch = fetch
         self._allowed = allowed_algorithms
@@ -104,16 +109,31 @@ class KeyCache:
         self._fetched_at: float | None = None  # last successful fetch
         self._attempted_at: float | None = None  # last attempt, successful or not
         self._lock = threading.Lock()
+        self._in_background = in_background or _start_daemon_thread
+        self._background_refresh_running = threading.Event()
 
     def get(self, kid: str) -> VerificationKey | None:
-        """The key for ``kid``, refetching first if the cache is stale or lacks it."""
+        """The key for ``kid``; an unknown ``kid`` refetches first (within the cool-down).
+
+        A stale cache that has the key answers at once and refreshes in the background
+        (stale-while-revalidate): a slow or unreachable auth_service never slows requests
+        down, and a retired key still drops out at the next refresh.
+        """
         if kid in self._static:
             return self._static[kid]
-        now = self._clock()
-        stale = self._fetched_at is None or now - self._fetched_at > self._max_age
-        if stale or kid not in self._keys:
+        stale = self._fetched_at is None or self._clock() - self._fetched_at > self._max_age
+        if kid not in self._keys:
             self.refresh(force=False)
+        elif stale and not self._background_refresh_running.is_set():
+            self._background_refresh_running.set()
+            self._in_background(self._refresh_in_background)
         return self._keys.get(kid)
+
+    def _refresh_in_background(self) -> None:
+        try:
+            self.refresh(force=False)
+        finally:
+            self._background_refresh_running.clear()
 
     def refresh(self, *, force: bool) -> bool:
         """Refetch unless one was attempted within the cool-down; True if the cache is usable."""

@@ -25,7 +25,8 @@ def clock() -> Clock:
 
 def cache_for(keyring: KeyRing, clock: Clock, **kwargs: Any) -> KeyCache:
     options = {"cooldown_seconds": 10, "max_age_seconds": 300, **kwargs}
-    return KeyCache(keyring.jwks, ("RS256", "ES256"), clock=clock, **options)
+    # Background refreshes run inline here, so each test sees their effect at once.
+    return KeyCache(keyring.jwks, ("RS256", "ES256"), clock=clock, in_background=lambda work: work(), **options)
 
 
 def test_keys_are_fetched_once_and_served_from_memory(keyring: KeyRing, clock: Clock) -> None:
@@ -67,13 +68,20 @@ def test_cached_keys_survive_the_issuer_going_down(keyring: KeyRing, clock: Cloc
     assert cache.has_keys()
 
 
-def test_the_cache_refreshes_by_age(keyring: KeyRing, clock: Clock) -> None:
+def test_the_cache_refreshes_by_age_without_making_the_request_wait(keyring: KeyRing, clock: Clock) -> None:
     kid = keyring.add()
-    cache = cache_for(keyring, clock)
-    cache.get(kid)
+    deferred: list[object] = []
+    cache = KeyCache(
+        keyring.jwks, ("RS256",), cooldown_seconds=10, max_age_seconds=300, clock=clock, in_background=deferred.append
+    )
+    assert cache.get(kid) is not None
     keyring.published.remove(kid)  # retired at the issuer
     clock.now += 301
-    assert cache.get(kid) is None
+    assert cache.get(kid) is not None  # the stale key still answers this request...
+    assert len(deferred) == 1 and keyring.fetches == 1  # ...while a refresh is scheduled, once
+    assert cache.get(kid) is not None and len(deferred) == 1
+    deferred.pop()()  # type: ignore[operator]
+    assert cache.get(kid) is None  # after it, the retired key is gone
 
 
 def test_parse_keeps_only_allowed_public_signing_keys(keyring: KeyRing) -> None:
