@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from secure_service import PeerClient, UpstreamUnavailable
+from secure_service.peer_client import PeerResponse
 
 from .tokens import User
 
@@ -28,12 +30,7 @@ class UsersClient:
 
     def check_credentials(self, username: str, password: str) -> User | None:
         """The user these credentials belong to, or None if they are wrong."""
-        response = self._peer.call(
-            "POST",
-            "/internal/credentials/verify",
-            bearer=self._token(),
-            json={"username": username, "password": password},
-        )
+        response = self._call("POST", "/internal/credentials/verify", {"username": username, "password": password})
         if response.status != 200:
             self._unexpected(response.status)
         if not response.body.get("valid"):
@@ -42,16 +39,23 @@ class UsersClient:
 
     def get_user(self, user_id: str) -> User | None:
         """The current state of a user (roles, active), or None if it no longer exists."""
-        response = self._peer.call("GET", f"/internal/users/{user_id}", bearer=self._token())
+        response = self._call("GET", f"/internal/users/{user_id}")
         if response.status == 404:
             return None
         if response.status != 200:
             self._unexpected(response.status)
         return User.from_json(response.body)
 
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> PeerResponse:
+        response = self._peer.call(method, path, bearer=self._token(), json=body)
+        if response.status == 401:
+            # The cached service token died (its key was retired, or it was revoked):
+            # mint a fresh one and try once more.
+            self._forget_token()
+            response = self._peer.call(method, path, bearer=self._token(), json=body)
+        return response
+
     def _unexpected(self, status: int) -> None:
-        # 401/403 here means the two services disagree on keys, issuer or scopes, or the
-        # cached service token was revoked: the next call mints a new one.
-        self._forget_token()
+        # Still refused with a fresh token: the two services disagree on keys, issuer or scopes.
         log.error("users_service refused auth_service's service token (HTTP %d)", status)
         raise UpstreamUnavailable("users_service refused the credential check.")

@@ -356,3 +356,11 @@ def test_refresh_racing_logout_all_loses(actions: Actions, services: Services, a
     outcome, _ = revocation.rotate(claims, "new-jti", 600)
     assert outcome.value == "revoked"
     assert auth_client.post("/auth/refresh", headers=bearer(tokens["refresh_token"])).status_code == 401
+
+
+def test_a_refused_cached_service_token_is_replaced_on_the_spot(actions: Actions, services: Services) -> None:
+    user = actions.sign_up()
+    issuer = services.auth.extensions["auth_service.issuer"]
+    issuer._service_token = ("not-a-valid-token", time.time() + 3600)  # e.g. its key was retired
+    assert actions.login(user["username"])["access_token"]
+    assert issuer._service_token[0] != "not-a-valid-token"
