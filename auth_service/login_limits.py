@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from flask import Flask, request
 from flask.wrappers import Response
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
+
+from secure_service import audit, metrics
 
 from .settings import AuthSettings
 
@@ -34,6 +36,11 @@ def _failed(response: Response) -> bool:
     return response.status_code == 401
 
 
+def _breached(limit: RequestLimit) -> None:
+    metrics.LOGIN_FAILURES.labels(metrics.service(), "rate_limited").inc()
+    audit("login_rate_limited", limit=str(limit.limit), username=_username_key().removeprefix("login-username:"))
+
+
 def init_login_limits(app: Flask, settings: AuthSettings, endpoint: str) -> Limiter:
     """Wrap ``endpoint`` of ``app`` with the per-username and per-address failure limits."""
     limiter = Limiter(
@@ -44,6 +51,7 @@ def init_login_limits(app: Flask, settings: AuthSettings, endpoint: str) -> Limi
         strategy="moving-window",
         headers_enabled=True,
         key_prefix="ratelimit",
+        on_breach=_breached,
     )
     view = app.view_functions[endpoint]
     view = limiter.limit(

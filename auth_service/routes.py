@@ -23,6 +23,7 @@ from secure_service import (
     audit,
     authenticate,
     current_claims,
+    metrics,
     require_token,
     verifier_state,
 )
@@ -68,7 +69,8 @@ def login(body: dict[str, Any]) -> dict[str, Any]:
     user = _users().check_credentials(body["username"], body["password"])
     if user is None or not user.active:
         # One answer for an unknown user, a wrong password and a disabled account.
-        audit("login_failed", username=body["username"])
+        metrics.LOGIN_FAILURES.labels(metrics.service(), "invalid_credentials").inc()
+        audit("login_failed", username=body["username"], reason="invalid_credentials")
         raise InvalidCredentials()
     pair = _issuer().new_session(user)
     audit("login_succeeded", sub=user.id)
@@ -91,6 +93,7 @@ def refresh() -> dict[str, Any]:
     if outcome is Rotation.REUSED:
         # RFC 9700 §4.14.2: a rotated refresh token came back, so one of its holders is
         # an attacker; the whole family has just been revoked.
+        metrics.REFRESH_REUSE.labels(metrics.service()).inc()
         audit("refresh_reuse_detected", sub=sub, jti=claims["jti"], sid=sid)
         raise TokenRevoked("This refresh token was already used; the session has been revoked.")
     if outcome is not Rotation.ROTATED:

@@ -93,13 +93,24 @@ class UpstreamUnavailable(ServiceError):
 
 
 class AuthError(ServiceError):
-    """Base of every error the token verifier raises."""
+    """Base of every error the token verifier raises.
+
+    ``reason`` says which check failed, from a small fixed set (bad_signature,
+    wrong_audience, unknown_key, …): it labels audit events and metrics.
+    """
 
     status_code = 401
     code = "invalid_token"
     default_message = "The access token is invalid."
+    default_reason: ClassVar[str] = "invalid"
     #: RFC 6750 error code in the challenge; None for a request with no credentials.
     challenge_error: ClassVar[str | None] = "invalid_token"
+
+    def __init__(self, message: str | None = None, reason: str | None = None):
+        super().__init__(message)
+        self.reason = reason or self.default_reason
+        #: Verified claims, when the token was genuine but refused (revoked): for the audit.
+        self.claims: Mapping[str, Any] = {}
 
     def challenge(self, realm: str) -> str:
         """Build the RFC 6750 ``WWW-Authenticate`` value for this error."""
@@ -112,6 +123,7 @@ class AuthError(ServiceError):
 
 class MissingToken(AuthError):
     code = "missing_token"
+    default_reason = "missing"
     default_message = "This endpoint needs a Bearer token."
     challenge_error = None
 
@@ -122,17 +134,20 @@ class InvalidToken(AuthError):
 
 class TokenExpired(InvalidToken):
     code = "token_expired"
+    default_reason = "expired"
     default_message = "The token has expired."
 
 
 class TokenRevoked(InvalidToken):
     code = "token_revoked"
+    default_reason = "revoked"
     default_message = "The token has been revoked."
 
 
 class InsufficientScope(AuthError):
     status_code = 403
     code = "insufficient_scope"
+    default_reason = "insufficient_scope"
     default_message = "The token does not grant access to this resource."
     challenge_error = "insufficient_scope"
 
@@ -142,6 +157,7 @@ class RevocationUnavailable(AuthError):
 
     status_code = 503
     code = "service_unavailable"
+    default_reason = "revocation_unavailable"
     default_message = "Token revocation state is unavailable; retry shortly."
     challenge_error = None
 

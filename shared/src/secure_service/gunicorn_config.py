@@ -4,6 +4,12 @@ Use: ``gunicorn -c <service>/gunicorn.conf.py '<service>:create_app()'``.
 """
 
 import os
+import tempfile
+
+# prometheus-client's multiprocess mode: every worker writes its counters to this
+# directory and /metrics adds them up. Chosen before the app (and prometheus-client) is
+# imported, empty at each start.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="prometheus-"))
 
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
@@ -19,3 +25,10 @@ limit_request_field_size = 131072
 accesslog = "-"
 errorlog = "-"
 logger_class = "secure_service.gunicorn_logging.JsonAccessLogger"
+
+
+def child_exit(server: object, worker: object) -> None:
+    """Let /metrics forget the live gauges of a worker that exited."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined,no-untyped-call]

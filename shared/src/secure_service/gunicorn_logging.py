@@ -33,6 +33,7 @@ class JsonAccessLogger(glogging.Logger):  # type: ignore[misc]
             "status": int(status),
             "bytes": getattr(resp, "sent", None),
             "duration_ms": round(request_time.total_seconds() * 1000, 2),
-            "request_id": (environ.get("HTTP_X_REQUEST_ID") or "")[:128] or None,
+            # The id the app settled on (the caller's, if acceptable, or a new one).
+            "request_id": next((v for k, v in resp.headers if k.lower() == "x-request-id"), None),
         }
         self.access_log.info(json.dumps(record))

@@ -7,6 +7,8 @@ import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
+from .request_ids import current_request_id
+
 _HANDLER_NAME = "secure_service.json"
 
 
@@ -17,6 +19,9 @@ class _ServiceFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.service
+        request_id = current_request_id()
+        if request_id is not None and not hasattr(record, "request_id"):
+            record.request_id = request_id
         return True
 
 
@@ -27,6 +32,8 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         JsonFormatter(
             "{asctime}{levelname}{name}{service}{message}",
             style="{",
+            # The same time format as the gunicorn access lines (gunicorn_logging.py).
+            datefmt="%Y-%m-%dT%H:%M:%S%z",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         )
     )

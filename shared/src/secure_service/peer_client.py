@@ -9,6 +9,8 @@ from typing import Any
 import requests
 
 from .errors import UpstreamUnavailable
+from .request_ids import HEADER as REQUEST_ID_HEADER
+from .request_ids import current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +41,13 @@ class PeerClient:
         json: Mapping[str, Any] | None = None,
     ) -> PeerResponse:
         """Send one request with ``bearer`` as its token; raise UpstreamUnavailable on failure."""
+        headers = {"Authorization": f"Bearer {bearer}", "Accept": "application/json"}
+        request_id = current_request_id()
+        if request_id is not None:
+            headers[REQUEST_ID_HEADER] = request_id  # one id across every service a call touches
         try:
             response = self._session.request(
-                method,
-                self.base_url + path,
-                json=json,
-                headers={"Authorization": f"Bearer {bearer}", "Accept": "application/json"},
-                timeout=self.timeout,
+                method, self.base_url + path, json=json, headers=headers, timeout=self.timeout
             )
         except requests.RequestException as e:
             log.warning("%s unreachable: %s", self.name, type(e).__name__)

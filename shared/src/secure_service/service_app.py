@@ -11,6 +11,7 @@ from .errors import init_error_handling
 from .input_guard import init_input_guard
 from .logs import configure_logging
 from .openapi import init_openapi
+from .request_ids import init_request_ids
 
 #: Request bodies in this stack are small JSON objects; anything larger is refused (413).
 MAX_BODY_BYTES = 16 * 1024
@@ -51,12 +52,19 @@ def create_service_app(import_name: str, service_name: str, *, title: str, log_l
         docs_path=None,
     )
     app.config.update(
+        SERVICE_NAME=service_name,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         VALIDATION_ERROR_STATUS_CODE=400,
         VALIDATION_ERROR_DESCRIPTION="Invalid request body or parameters",
         AUTO_404_RESPONSE=False,
     )
     init_error_handling(app, realm=service_name)
+    init_request_ids(app)
     init_input_guard(app)
     init_openapi(app)
+    # Imported here, not at package import: under gunicorn, prometheus-client must load
+    # after gunicorn_config has chosen the multiprocess directory.
+    from .metrics import init_metrics
+
+    init_metrics(app)
     return app

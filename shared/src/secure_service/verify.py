@@ -18,13 +18,33 @@ from typing import Any, ParamSpec, TypeVar, cast
 from flask import Flask, current_app, g, request
 from flask_jwt_extended import JWTManager, get_jwt, verify_jwt_in_request
 from flask_jwt_extended.exceptions import (
+    JWTDecodeError,
     JWTExtendedException,
     NoAuthorizationError,
     RevokedTokenError,
+    WrongTokenError,
 )
-from jwt.exceptions import ExpiredSignatureError, InvalidTokenError
+from jwt.exceptions import (
+    DecodeError,
+    ExpiredSignatureError,
+    ImmatureSignatureError,
+    InvalidAudienceError,
+    InvalidIssuedAtError,
+    InvalidIssuerError,
+    InvalidSignatureError,
+    InvalidTokenError,
+)
 
-from .errors import InsufficientScope, InvalidToken, MissingToken, TokenExpired, TokenRevoked
+from .audit import audit
+from .errors import (
+    AuthError,
+    InsufficientScope,
+    InvalidToken,
+    MissingToken,
+    RevocationUnavailable,
+    TokenExpired,
+    TokenRevoked,
+)
 from .jwks import KeyCache, VerificationKey, hmac_kid, http_fetcher
 from .revocation import RevocationStore, redis_client
 from .settings import VerifierSettings
@@ -69,33 +89,33 @@ def bearer_token(header_value: str | None) -> str:
         # Another scheme (Basic, Token…) is no Bearer credential at all (RFC 6750 §3.1).
         raise MissingToken()
     if "," in header_value:
-        raise InvalidToken("Exactly one Bearer token is allowed per request.")
+        raise InvalidToken("Exactly one Bearer token is allowed per request.", "malformed_header")
     if len(header_value) > MAX_TOKEN_BYTES:
-        raise InvalidToken("The token is too large.")
+        raise InvalidToken("The token is too large.", "too_large")
     match = _BEARER.match(header_value.strip())
     if match is None:
-        raise InvalidToken("Malformed Authorization header; expected 'Bearer <token>'.")
+        raise InvalidToken("Malformed Authorization header; expected 'Bearer <token>'.", "malformed_header")
     return match.group(1)
 
 
 def _check_claim_types(payload: Mapping[str, Any], required: Mapping[str, type | tuple[type, ...]]) -> None:
     for name, expected in required.items():
         if name not in payload:
-            raise InvalidToken(f"The token lacks the required claim '{name}'.")
+            raise InvalidToken(f"The token lacks the required claim '{name}'.", "missing_claim")
         value = payload[name]
         # bool is an int in Python; a boolean is never a valid NumericDate.
         if isinstance(value, bool) or not isinstance(value, expected):
-            raise InvalidToken(f"The token claim '{name}' has the wrong type.")
+            raise InvalidToken(f"The token claim '{name}' has the wrong type.", "bad_claim_type")
     for name in ("sub", "jti", "client_id", "sid"):
         value = payload.get(name)
         if isinstance(value, str) and not 0 < len(value) <= MAX_ID_LENGTH:
-            raise InvalidToken(f"The token claim '{name}' is empty or too long.")
+            raise InvalidToken(f"The token claim '{name}' is empty or too long.", "bad_claim_type")
     aud = payload["aud"]
     if isinstance(aud, list) and not all(isinstance(a, str) for a in aud):
-        raise InvalidToken("The token claim 'aud' has the wrong type.")
+        raise InvalidToken("The token claim 'aud' has the wrong type.", "bad_claim_type")
     roles = payload.get("roles", [])
     if not all(isinstance(r, str) for r in roles):
-        raise InvalidToken("The token claim 'roles' has the wrong type.")
+        raise InvalidToken("The token claim 'roles' has the wrong type.", "bad_claim_type")
 
 
 class Verifier:
@@ -166,18 +186,18 @@ class _VerifierState:
         """Pick the verification key by ``kid`` from the cached JWKS, pinned to its alg."""
         for name in FORBIDDEN_HEADERS:
             if name in header:
-                raise InvalidToken(f"Token header '{name}' is not accepted.")
+                raise InvalidToken(f"Token header '{name}' is not accepted.", "forbidden_header")
         alg, kid = header.get("alg"), header.get("kid")
         if not isinstance(alg, str) or alg not in self.settings.algorithms:
-            raise InvalidToken("The token's algorithm is not allowed.")
+            raise InvalidToken("The token's algorithm is not allowed.", "algorithm_not_allowed")
         if not isinstance(kid, str) or not 0 < len(kid) <= MAX_ID_LENGTH:
-            raise InvalidToken("The token has no usable 'kid'.")
+            raise InvalidToken("The token has no usable 'kid'.", "unknown_key")
         key = self.keys.get(kid)
         if key is None:
-            raise InvalidToken("The token was signed with an unknown key.")
+            raise InvalidToken("The token was signed with an unknown key.", "unknown_key")
         if key.algorithm != alg:
             # Stops key confusion: e.g. an HS256 token "signed" with an RSA public key.
-            raise InvalidToken("The token's algorithm does not match its key.")
+            raise InvalidToken("The token's algorithm does not match its key.", "algorithm_not_allowed")
         return key.key
 
     def readiness_checks(self) -> dict[str, Callable[[], bool]]:
@@ -195,11 +215,11 @@ class _VerifierState:
         typ = typ.lower() if isinstance(typ, str) else None
         if payload.get("type") == "refresh":
             if typ != REFRESH_TOKEN_TYP:
-                raise InvalidToken("The token type is not a refresh token.")
+                raise InvalidToken("The token type is not a refresh token.", "wrong_type")
             _check_claim_types(payload, _REQUIRED_REFRESH_CLAIMS)
         else:
             if typ not in (ACCESS_TOKEN_TYP, "application/" + ACCESS_TOKEN_TYP):
-                raise InvalidToken("The token type is not 'at+jwt'.")
+                raise InvalidToken("The token type is not 'at+jwt'.", "wrong_type")
             _check_claim_types(payload, _REQUIRED_ACCESS_CLAIMS)
         return True
 
@@ -211,6 +231,16 @@ def verifier_state(app: Flask | None = None) -> _VerifierState:
 
 def authenticate(*, refresh: bool = False) -> dict[str, Any]:
     """Verify the request's Bearer token and return its claims, or raise an AuthError."""
+    try:
+        claims = _verify_request(refresh)
+    except AuthError as error:
+        _record_rejection(error)
+        raise
+    g.token_claims = claims
+    return claims
+
+
+def _verify_request(refresh: bool) -> dict[str, Any]:
     token = bearer_token(request.headers.get("Authorization"))
     # Flask-JWT-Extended matches the scheme case-sensitively; RFC 7235 says it is not.
     request.environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
@@ -219,14 +249,40 @@ def authenticate(*, refresh: bool = False) -> dict[str, Any]:
     except ExpiredSignatureError as e:
         raise TokenExpired() from e
     except RevokedTokenError as e:
-        raise TokenRevoked() from e
+        revoked = TokenRevoked()
+        revoked.claims = e.jwt_data  # the signature was valid: these claims are genuine
+        raise revoked from e
     except NoAuthorizationError as e:
         raise MissingToken() from e
     except (InvalidTokenError, JWTExtendedException) as e:
-        raise InvalidToken(_describe(e)) from e
-    claims = get_jwt()
-    g.token_claims = claims
-    return claims
+        raise InvalidToken(_describe(e), _REASONS.get(type(e), "invalid")) from e
+    return dict(get_jwt())
+
+
+def _record_rejection(error: AuthError) -> None:
+    """Audit and count a refused token (never the token itself)."""
+    from . import metrics  # see metrics.py: not at package import
+
+    if isinstance(error, RevocationUnavailable):
+        return  # not the token's fault; the 503 is logged by the error handler
+    metrics.TOKEN_REJECTIONS.labels(metrics.service(), error.reason).inc()
+    genuine = getattr(error, "claims", None) or {}
+    if isinstance(error, TokenRevoked):
+        metrics.REVOKED_PRESENTED.labels(metrics.service()).inc()
+        audit("revoked_token_presented", sub=genuine.get("sub"), jti=genuine.get("jti"), sid=genuine.get("sid"))
+    audit("token_rejected", reason=error.reason, sub=genuine.get("sub"), jti=genuine.get("jti"))
+
+
+_REASONS: Mapping[type[Exception], str] = {
+    InvalidSignatureError: "bad_signature",
+    InvalidAudienceError: "wrong_audience",
+    InvalidIssuerError: "wrong_issuer",
+    ImmatureSignatureError: "not_yet_valid",
+    InvalidIssuedAtError: "bad_claim_type",
+    DecodeError: "malformed",
+    WrongTokenError: "wrong_type",
+    JWTDecodeError: "missing_claim",
+}
 
 
 def _describe(error: Exception) -> str:

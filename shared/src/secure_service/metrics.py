@@ -1,0 +1,72 @@
+"""Prometheus metrics, served at /metrics (no token: scraped on the internal network).
+
+Under gunicorn the workers share the counters through prometheus-client's multiprocess
+mode (PROMETHEUS_MULTIPROC_DIR, set by gunicorn_config before this module is imported).
+Import this module only from create_app or later, never at package import.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from apiflask import APIFlask
+from flask import current_app, g, request
+from flask.wrappers import Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["service", "method", "endpoint", "status"])
+LATENCY = Histogram(
+    "http_request_duration_seconds", "Time to answer an HTTP request", ["service", "method", "endpoint"]
+)
+TOKEN_REJECTIONS = Counter(
+    "auth_token_rejections_total", "Tokens refused, by the check that failed", ["service", "reason"]
+)
+REVOKED_PRESENTED = Counter("auth_revoked_token_presented_total", "Revoked tokens presented", ["service"])
+REFRESH_REUSE = Counter("auth_refresh_reuse_detected_total", "Rotated refresh tokens presented again", ["service"])
+LOGIN_FAILURES = Counter("auth_login_failures_total", "Failed logins", ["service", "reason"])
+
+
+def service() -> str:
+    """The label value naming the current service."""
+    return str(current_app.config.get("SERVICE_NAME", current_app.name))
+
+
+def _registry() -> CollectorRegistry:
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return registry
+    return REGISTRY
+
+
+def init_metrics(app: APIFlask) -> None:
+    """Count and time every request of ``app``, and serve /metrics."""
+
+    @app.before_request
+    def _start() -> None:
+        g.metrics_started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response: Response) -> Response:
+        # The rule, not the path: /orders/<order_id> is one series, not one per order.
+        endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        name = str(app.config.get("SERVICE_NAME", app.name))
+        REQUESTS.labels(name, request.method, endpoint, str(response.status_code)).inc()
+        if "metrics_started" in g:
+            LATENCY.labels(name, request.method, endpoint).observe(time.perf_counter() - g.metrics_started)
+        return response
+
+    def metrics() -> Response:
+        return Response(generate_latest(_registry()), mimetype=CONTENT_TYPE_LATEST)
+
+    # Plain text, not JSON: kept out of the OpenAPI document.
+    app.add_url_rule("/metrics", "metrics", app.doc(hide=True)(metrics), methods=["GET"])
