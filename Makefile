@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # End-to-end backends: both when a Docker engine answers, else the local processes only.
 E2E_BACKEND ?= $(shell docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1 && echo local,compose || echo local)
 
-.PHONY: install dev up down env test test-unit test-e2e lint format clean
+.PHONY: install dev up down env test test-unit test-e2e lint format clean audit
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt shared/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,3 +60,12 @@ format: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+## Security events of the last MINUTES (default 15): the composed stack's logs if it runs, else make dev's.
+MINUTES ?= 15
+audit: install
+	@if docker compose ps --quiet 2>/dev/null | grep -q .; then \
+		docker compose logs --no-log-prefix --since $(MINUTES)m | $(BIN)/python scripts/audit_summary.py --minutes $(MINUTES); \
+	else \
+		$(BIN)/python scripts/audit_summary.py --minutes $(MINUTES) var/logs/*.log; \
+	fi

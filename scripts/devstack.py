@@ -17,10 +17,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("auth_service", "users_service", "orders_service")
@@ -84,16 +86,32 @@ def wait_redis(port: int, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("redis-server did not answer")
 
 
+def copy_lines(source: IO[bytes], log_path: Path) -> None:
+    """Show a child's output in the terminal and keep it in its log file (for `make audit`)."""
+    with open(log_path, "ab") as log:
+        for line in iter(source.readline, b""):
+            sys.stdout.buffer.write(line)
+            sys.stdout.buffer.flush()
+            log.write(line)
+            log.flush()
+
+
 class Stack:
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, data_dir: Path) -> None:
         self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
-        # <name>.pid per process (group leader), for tools that signal one service.
-        self.run_dir = run_dir
-        run_dir.mkdir(parents=True, exist_ok=True)
+        # <name>.pid per process (group leader), for tools that signal one service;
+        # <name>.log per process, what it printed.
+        self.run_dir, self.log_dir = data_dir / "run", data_dir / "logs"
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
 
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         # Each child leads its own process group so gunicorn's workers stop with it.
-        process = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)
+        process = subprocess.Popen(
+            argv, cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        assert process.stdout is not None
+        threading.Thread(target=copy_lines, args=(process.stdout, self.log_dir / f"{name}.log"), daemon=True).start()
         self.processes.append((name, process))
         (self.run_dir / f"{name}.pid").write_text(str(process.pid))
         return process
@@ -123,7 +141,7 @@ def main() -> int:
         "orders_service": int(os.environ.get("ORDERS_PORT", "8003")),
     }
     secrets_env = load_dev_secrets(data_dir)
-    stack = Stack(data_dir / "run")
+    stack = Stack(data_dir)
 
     def on_signal(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
