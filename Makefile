@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # End-to-end backends: both when a Docker engine answers, else the local processes only.
 E2E_BACKEND ?= $(shell docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1 && echo local,compose || echo local)
 
-.PHONY: install dev up down env test test-unit test-e2e lint format clean audit
+.PHONY: install dev up down env test test-unit test-e2e lint format clean audit walkthrough
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt shared/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,3 +69,10 @@ audit: install
 	else \
 		$(BIN)/python scripts/audit_summary.py --minutes $(MINUTES) var/logs/*.log; \
 	fi
+
+## Run docs/tutorial.md against the running stack (ADMIN_PASSWORD from .env or var/dev.env).
+walkthrough: install
+	@if [ -z "$$ADMIN_PASSWORD" ]; then \
+		if docker compose ps --quiet 2>/dev/null | grep -q .; then file=.env; else file=var/dev.env; fi; \
+		export ADMIN_PASSWORD="$$(sed -n 's/^ADMIN_PASSWORD=//p' $$file)"; \
+	fi; $(BIN)/python scripts/walkthrough.py

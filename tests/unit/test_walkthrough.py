@@ -1,0 +1,68 @@
+"""The walkthrough executes every command of docs/tutorial.md and checks what it shows."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TUTORIAL = ROOT / "docs" / "tutorial.md"
+
+
+@pytest.fixture(scope="module")
+def walkthrough() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("walkthrough", ROOT / "scripts" / "walkthrough.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["walkthrough"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_command_block_of_the_tutorial_is_one_the_walkthrough_executes(walkthrough: ModuleType) -> None:
+    text = TUTORIAL.read_text()
+    blocks = re.findall(r"```(\w*)\n(.*?)```", text, re.DOTALL)
+    command_blocks = [(kind, body) for kind, body in blocks if re.search(r"^\$ ", body, re.MULTILINE)]
+    assert command_blocks, "the tutorial shows no commands"
+    # Commands only ever appear in console blocks, the ones the walkthrough runs...
+    assert {kind for kind, _ in command_blocks} == {"console"}
+    assert not [kind for kind, _ in blocks if kind in ("sh", "bash", "shell")]
+    # ...and it runs each of them.
+    shown = sum(len(re.findall(r"^\$ ", body, re.MULTILINE)) for _, body in command_blocks)
+    assert len(walkthrough.parse(text)) == shown
+    steps = {command.step for command in walkthrough.parse(text)}
+    assert [s for s in steps if s.startswith("Step")] and len([s for s in steps if s.startswith("Step")]) == 5
+
+
+def test_continuation_lines_and_outputs_are_parsed(walkthrough: ModuleType) -> None:
+    commands = walkthrough.parse('## Step 9: x\n```console\n$ curl a \\\n    -d b\n{"k":"v"}\n$ echo hi\nhi\n```\n')
+    assert [c.text for c in commands] == ["curl a \\\n    -d b", "echo hi"]
+    assert commands[0].expected == ['{"k":"v"}'] and commands[1].step == "Step 9: x"
+
+
+@pytest.mark.parametrize(
+    ("shown", "printed", "ok"),
+    [
+        (['{"id":"…","name":"alice"}'], '{"id":"1234","name":"alice"}', True),
+        (['{"id":"…","name":"alice"}'], '{"id":"1234","name":"bob"}', False),
+        (['{"id":"…"}'], '{"id":"1234","extra":1}', False),
+        (['{"t":"eyJ…"}'], '{"t":"abc"}', False),
+        (
+            ["HTTP/1.1 401 UNAUTHORIZED", 'WWW-Authenticate: Bearer realm="x"'],
+            'HTTP/1.1 401 X\r\nDate: now\r\nWWW-Authenticate: Bearer realm="x"',
+            True,
+        ),
+        (["HTTP/1.1 401 UNAUTHORIZED"], "HTTP/1.1 200 OK", False),
+        (["204"], "204", True),
+        (['counter{a="b"} …'], 'counter{a="b"} 3.0', True),
+    ],
+)
+def test_outputs_are_compared_by_what_the_tutorial_shows(
+    walkthrough: ModuleType, shown: list[str], printed: str, ok: bool
+) -> None:
+    assert (walkthrough.output_matches(shown, printed) is None) is ok
