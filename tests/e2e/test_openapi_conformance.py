@@ -7,6 +7,7 @@ invalid input must be refused, and a protected operation must refuse a missing t
 
 from __future__ import annotations
 
+import os
 from urllib.parse import urlencode
 
 import pytest
@@ -46,15 +47,27 @@ EXAMPLES_PER_OPERATION = 25
 MAX_QUERY_BYTES = 3500
 
 
-def _fits_in_a_request_line(case: schemathesis.Case) -> bool:
-    return len(urlencode(case.query or {}, doseq=True)) + len(case.formatted_path) < MAX_QUERY_BYTES
+def _sendable(case: schemathesis.Case) -> bool:
+    """Cases that reach the app as generated: short enough for gunicorn's request line, and
+    with no query parameter whose value is null (the HTTP client drops those, so the "invalid"
+    request it sends is a valid one)."""
+    query = case.query or {}
+    if any(value is None or (isinstance(value, list) and None in value) for value in query.values()):
+        return False
+    return len(urlencode(query, doseq=True)) + len(case.formatted_path) < MAX_QUERY_BYTES
 
 
 def fuzz(operation: schemathesis.APIOperation, mode: GenerationMode, base_url: str, token: str) -> None:
+    # derandomize: the same cases on every run, so a CI failure reproduces; set
+    # CONFORMANCE_EXPLORE=1 to draw new ones.
     @settings(
-        max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=not os.environ.get("CONFORMANCE_EXPLORE"),
     )
-    @given(case=operation.as_strategy(generation_mode=mode).filter(_fits_in_a_request_line))
+    @given(case=operation.as_strategy(generation_mode=mode).filter(_sendable))
     def run(case: schemathesis.Case) -> None:
         case.call_and_validate(
             base_url=base_url, headers={"Authorization": f"Bearer {token}"}, checks=CHECKS, timeout=15
