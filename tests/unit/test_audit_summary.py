@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("audit_summary", ROOT / "scripts" / "audit_summary.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["audit_summary"] = module
-    spec.loader.exec_module(module)
-    return module
+from tests.support import load_script
 
 
 def line(minutes_ago: float, **fields: object) -> str:
@@ -27,7 +15,7 @@ def line(minutes_ago: float, **fields: object) -> str:
 
 
 def test_the_summary_counts_recent_events_only(tmp_path: Path) -> None:
-    script = load_script()
+    script = load_script("audit_summary")
     log = tmp_path / "stack.log"
     log.write_text(
         "\n".join(
@@ -54,7 +42,7 @@ def test_the_summary_counts_recent_events_only(tmp_path: Path) -> None:
 
 
 def test_the_command_prints_a_readable_report(tmp_path: Path, capsys: object) -> None:
-    script = load_script()
+    script = load_script("audit_summary")
     log = tmp_path / "stack.log"
     log.write_text(line(1, event="token_rejected", reason="unknown_key", client_addr="203.0.113.7") + "\n")
     assert script.main(["--minutes", "5", str(log)]) == 0

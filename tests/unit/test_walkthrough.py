@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.support import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 TUTORIAL = ROOT / "docs" / "tutorial.md"
@@ -16,12 +16,7 @@ TUTORIAL = ROOT / "docs" / "tutorial.md"
 
 @pytest.fixture(scope="module")
 def walkthrough() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("walkthrough", ROOT / "scripts" / "walkthrough.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["walkthrough"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("walkthrough")
 
 
 def test_every_command_block_of_the_tutorial_is_one_the_walkthrough_executes(walkthrough: ModuleType) -> None:
