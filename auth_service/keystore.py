@@ -136,11 +136,17 @@ class KeyStore:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def load_or_create(self) -> None:
-        """Load the keys, creating the first one (active at once) if there is none."""
+        """Load the keys, creating one (active at once) if none can sign with the configured alg.
+
+        That covers the first start and a change of JWT_SIGNING_ALG: keys of the old
+        algorithm stay published, for the tokens they signed, until they are retired.
+        """
         with self._locked():
-            if not any(self.directory.glob("*.json")):
+            if any(self.directory.glob("*.json")):
+                self._load()
+            if not any(key.algorithm == self.algorithm for key, _meta in self._keys.values()):
                 key = self._write_new_key(activates_at=self._clock())
-                log.info("keystore: created first signing key kid=%s alg=%s", key.kid, key.algorithm)
+                log.info("keystore: created signing key kid=%s alg=%s", key.kid, key.algorithm)
             self._load()
 
     def rotate(self, activation_delay_seconds: float) -> SigningKey:
@@ -160,14 +166,16 @@ class KeyStore:
             if info.state != "previous":
                 raise KeyStoreError(f"key {kid} is {info.state}; rotate first, then retire the previous key")
             retirable_at = info.retirable_at(max_token_lifetime)
-            assert retirable_at is not None
+            if retirable_at is None:
+                raise KeyStoreError(f"key {kid} never signed before the active key took over; nothing to wait for")
             if self._clock() < retirable_at and not force:
                 raise KeyStoreError(
                     f"key {kid} signed tokens until {_iso(info.superseded_at)}; the last of them expires at "
                     f"{_iso(retirable_at)}. Retire it after that, or use --force to invalidate them now."
                 )
-            (self.directory / f"{kid}.pem").unlink()
+            # Metadata first: a key without it is ignored, a leftover .pem is harmless.
             (self.directory / f"{kid}.json").unlink()
+            (self.directory / f"{kid}.pem").unlink()
             self._load()
         return info
 
@@ -201,6 +209,8 @@ class KeyStore:
         version = self._directory_version()
         for meta_path in sorted(self.directory.glob("*.json")):
             kid = meta_path.stem
+            if not (self.directory / f"{kid}.pem").exists():
+                continue  # a half-written or half-retired key
             try:
                 metadata = json.loads(meta_path.read_text())
                 pem = (self.directory / f"{kid}.pem").read_bytes()
@@ -222,10 +232,15 @@ class KeyStore:
 
     def list(self) -> list[KeyInfo]:
         """Every key with its state, oldest activation first."""
+        return self._describe(self._fresh())
+
+    def _describe(self, keys: dict[str, tuple[SigningKey, dict[str, float]]]) -> list[KeyInfo]:
         now = self._clock()
-        entries = sorted(self._fresh().values(), key=lambda e: (e[1]["activates_at"], e[1]["created_at"]))
+        entries = sorted(keys.values(), key=lambda e: (e[1]["activates_at"], e[1]["created_at"]))
         signing = [e for e in entries if e[1]["activates_at"] <= now and e[0].algorithm == self.algorithm]
-        active_kid = signing[-1][0].kid if signing else entries[0][0].kid
+        if not signing:
+            raise KeyStoreError(f"no {self.algorithm} key is active in {self.directory}")
+        active_kid = signing[-1][0].kid
         infos = []
         for index, (key, meta) in enumerate(entries):
             later = [m["activates_at"] for _k, m in entries[index + 1 :] if m["activates_at"] <= now]
@@ -250,8 +265,8 @@ class KeyStore:
     @property
     def active(self) -> SigningKey:
         """The key that signs new tokens now."""
-        keys = self._fresh()
-        kid = next(info.kid for info in self.list() if info.state == "active")
+        keys = self._fresh()  # one snapshot, even if another process rotates meanwhile
+        kid = next(info.kid for info in self._describe(keys) if info.state == "active")
         return keys[kid][0]
 
     def public_jwks(self) -> dict[str, Any]:

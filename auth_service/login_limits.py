@@ -3,8 +3,7 @@
 Only failed logins (401) count. Two independent limits apply: per username (one account
 cannot be guessed at) and per client address (one client cannot spray many accounts).
 While either is exceeded every login, even with the right password, gets 429 with
-Retry-After; the moving window lets the lock expire by itself, so an attacker can delay
-a user but never lock them out for good.
+Retry-After; the moving window lets the lock expire by itself once the failures stop.
 """
 
 from __future__ import annotations

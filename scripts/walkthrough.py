@@ -71,43 +71,54 @@ def parse(markdown: str) -> list[Command]:
 
 
 def value_matches(shown: Any, real: Any) -> bool:
+    """Whether ``real`` is what the tutorial shows: equal, with "…" standing for any text."""
     if isinstance(shown, str) and ELLIPSIS in shown:
-        return isinstance(real, str) and real.startswith(shown.split(ELLIPSIS)[0])
+        pattern = ".+".join(re.escape(part) for part in shown.split(ELLIPSIS))
+        return isinstance(real, str) and re.fullmatch(pattern, real, re.DOTALL) is not None
     if isinstance(shown, dict):
         return (
             isinstance(real, dict) and set(shown) == set(real) and all(value_matches(shown[k], real[k]) for k in shown)
         )
     if isinstance(shown, list):
         return isinstance(real, list) and len(shown) == len(real) and all(map(value_matches, shown, real))
-    return bool(shown == real)
+    return type(shown) is type(real) and bool(shown == real)
+
+
+def line_matches(wanted: str, line: str) -> bool:
+    if wanted.startswith(("{", "[")):
+        try:
+            return line.startswith(("{", "[")) and value_matches(json.loads(wanted), json.loads(line))
+        except ValueError:
+            return False
+    wanted_status, status = _STATUS.match(wanted), _STATUS.match(line)
+    if wanted_status:
+        return status is not None and status.group(1) == wanted_status.group(1)
+    wanted_header, header = _HEADER.match(wanted), _HEADER.match(line)
+    if wanted_header and header:
+        return wanted_header.group(1).lower() == header.group(1).lower() and value_matches(
+            wanted_header.group(2), header.group(2)
+        )
+    return value_matches(wanted, line)
 
 
 def output_matches(expected: list[str], actual: str) -> str | None:
-    """None if ``actual`` shows what ``expected`` does, else what differs."""
-    lines = [line.rstrip("\r") for line in actual.splitlines() if line.strip()]
+    """None if ``actual`` shows what ``expected`` does, else what differs.
+
+    Lines must come in the order shown; only HTTP header lines the tutorial leaves out
+    (Date, Server, …) may be skipped.
+    """
+    lines = [line.strip() for line in actual.splitlines() if line.strip()]
     position = 0
-    for wanted in expected:
-        wanted = wanted.strip()
-        found = False
-        while position < len(lines) and not found:
-            line = lines[position].strip()
+    for wanted in (line.strip() for line in expected):
+        while True:
+            if position >= len(lines):
+                return f"expected a line like: {wanted}"
+            line = lines[position]
             position += 1
-            if wanted.startswith(("{", "[")):
-                try:
-                    found = line.startswith(("{", "[")) and value_matches(json.loads(wanted), json.loads(line))
-                except ValueError:
-                    found = False
-            elif _STATUS.match(wanted):
-                found = _STATUS.match(line) is not None and _STATUS.match(line).group(1) == _STATUS.match(wanted).group(
-                    1
-                )  # type: ignore[union-attr]
-            elif _HEADER.match(wanted) and _HEADER.match(line):
-                (name, value), (real_name, real_value) = _HEADER.match(wanted).groups(), _HEADER.match(line).groups()  # type: ignore[union-attr]
-                found = name.lower() == real_name.lower() and value_matches(value, real_value)
-            else:
-                found = value_matches(wanted, line)
-        if not found:
-            return f"expected a line like: {wanted}"
+            if line_matches(wanted, line):
+                break
+            if not (_HEADER.match(line) or _STATUS.match(line)):
+                return f"expected a line like: {wanted}\n  got: {line[:300]}"
     return None
 
 

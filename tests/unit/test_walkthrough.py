@@ -55,6 +55,11 @@ def test_continuation_lines_and_outputs_are_parsed(walkthrough: ModuleType) -> N
         (["HTTP/1.1 401 UNAUTHORIZED"], "HTTP/1.1 200 OK", False),
         (["204"], "204", True),
         (['counter{a="b"} …'], 'counter{a="b"} 3.0', True),
+        (['{"id":"…"}'], '{"id":""}', False),
+        (['{"t":"eyJ…x"}'], '{"t":"eyJabc"}', False),
+        (['{"ok":true}'], '{"ok":1}', False),
+        (['{"status":"ok"}'], '{"status":"degraded"}\n{"status":"ok"}', False),
+        (["X-Request-ID: abc"], "HTTP/1.1 200 OK\nX-Request-ID: abcd", False),
     ],
 )
 def test_outputs_are_compared_by_what_the_tutorial_shows(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -18,7 +19,7 @@ from typing import Any
 
 import requests
 from jwt import PyJWK
-from jwt.exceptions import PyJWKError
+from jwt.exceptions import PyJWTError
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def parse_jwks(document: Mapping[str, Any], allowed_algorithms: tuple[str, ...])
             continue
         try:
             jwk = PyJWK(entry, algorithm=alg)
-        except (PyJWKError, TypeError, KeyError, ValueError) as e:
+        except (PyJWTError, TypeError, KeyError, ValueError) as e:
             log.warning("jwks: ignoring unusable key %s: %s", kid, e)
             continue
         keys[kid] = VerificationKey(kid=kid, algorithm=alg, key=jwk.key)
@@ -72,9 +73,12 @@ def _start_daemon_thread(work: Callable[[], object]) -> None:
 
 def http_fetcher(url: str, timeout_seconds: float) -> JwksFetcher:
     """Fetch a JWKS document over HTTP with a timeout."""
-    session = requests.Session()
+    sessions: dict[int, requests.Session] = {}
 
     def fetch() -> Mapping[str, Any]:
+        # One session per process: gunicorn forks workers after the first fetch, and a
+        # pooled socket must not be shared between processes.
+        session = sessions.setdefault(os.getpid(), requests.Session())
         response = session.get(url, timeout=timeout_seconds, headers={"Accept": "application/json"})
         response.raise_for_status()
         document = response.json()
@@ -132,6 +136,8 @@ class KeyCache:
     def _refresh_in_background(self) -> None:
         try:
             self.refresh(force=False)
+        except Exception:  # a thread boundary: log, keep the cache, try again later
+            log.exception("jwks: background refresh failed")
         finally:
             self._background_refresh_running.clear()
 
