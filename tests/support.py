@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
+
+import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,6 +27,27 @@ def load_script(name: str) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def with_broken_signature(token: str) -> str:
+    """``token`` with one signature byte flipped: well formed, genuinely signed claims, bad signature."""
+    header, payload, signature = token.split(".")
+    raw = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
+    raw[0] ^= 0xFF
+    return f"{header}.{payload}." + base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
+
+
+def eventually(check: Callable[[], bool], seconds: float) -> bool:
+    """Whether ``check`` becomes true within ``seconds`` (a request error counts as not yet)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return True
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    return False
 
 
 def free_port() -> int:

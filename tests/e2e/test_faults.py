@@ -18,6 +18,7 @@ import requests
 
 from tests.e2e.client import Client
 from tests.e2e.conftest import Stack
+from tests.support import eventually
 
 #: The longest a request may take while a dependency is down (Redis time-outs are 1 s with
 #: one retry, peer calls 3 s): an answer, not a hang.
@@ -32,18 +33,6 @@ def service_down(stack: Stack, name: str) -> Iterator[None]:
         yield
     finally:
         stack.start_service(name)
-
-
-def eventually(check: Callable[[], bool], seconds: float = RECOVERY_SECONDS) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return True
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    return False
 
 
 def timed(call: Callable[[], requests.Response]) -> requests.Response:
@@ -78,8 +67,8 @@ def test_redis_down_fails_closed_and_recovers_by_itself(client: Client, stack: S
             assert ready.status_code == 503
             assert ready.json()["checks"]["redis"] == "unavailable"
     # Nothing restarted but Redis: the services reconnect on their own.
-    assert eventually(lambda: client.me(access).status_code == 200)
-    assert eventually(lambda: client.orders(access).status_code == 200)
+    assert eventually(lambda: client.me(access).status_code == 200, RECOVERY_SECONDS)
+    assert eventually(lambda: client.orders(access).status_code == 200, RECOVERY_SECONDS)
     assert client.login(user["username"])["access_token"]
 
 
@@ -93,7 +82,7 @@ def test_auth_service_down_does_not_stop_verification(client: Client, stack: Sta
             assert timed(lambda: client.orders(access)).status_code == 200
         created = timed(lambda: client.post(f"{stack.orders}/orders", access, {"item": "offline", "quantity": 1}))
         assert created.status_code == 201
-    assert eventually(lambda: requests.get(f"{stack.auth}/readyz", timeout=5).status_code == 200)
+    assert eventually(lambda: requests.get(f"{stack.auth}/readyz", timeout=5).status_code == 200, RECOVERY_SECONDS)
 
 
 def test_users_service_down_makes_login_a_clear_503(client: Client, stack: Stack) -> None:
@@ -109,6 +98,6 @@ def test_users_service_down_makes_login_a_clear_503(client: Client, stack: Stack
         assert response.status_code == 503
         assert response.json()["error"] == "service_unavailable"
         assert "Retry-After" in response.headers
-    assert eventually(lambda: requests.get(f"{stack.users}/readyz", timeout=5).status_code == 200)
+    assert eventually(lambda: requests.get(f"{stack.users}/readyz", timeout=5).status_code == 200, RECOVERY_SECONDS)
     tokens = client.login(user["username"])
     assert client.me(tokens["access_token"]).status_code == 200

@@ -10,19 +10,11 @@ import requests
 
 from tests.e2e.client import Client
 from tests.e2e.conftest import KEY_TIMINGS, Stack
+from tests.support import eventually
 
 
 def kid_of(token: str) -> str:
     return str(jwt.get_unverified_header(token)["kid"])
-
-
-def eventually(check: object, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return True
-        time.sleep(0.5)
-    return False
 
 
 class Caller(threading.Thread):

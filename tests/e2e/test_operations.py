@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import requests
 
 from tests.e2e.client import Client, bearer
 from tests.e2e.conftest import ROOT, Stack
+from tests.support import with_broken_signature
 
 
 def counter(text: str, name: str, **labels: str) -> float:
@@ -25,16 +25,9 @@ def counter(text: str, name: str, **labels: str) -> float:
     return total
 
 
-def forged(token: str) -> str:
-    header, payload, signature = token.split(".")
-    raw = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
-    raw[0] ^= 0xFF
-    return f"{header}.{payload}." + base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
-
-
 def test_metrics_add_up_across_gunicorn_workers(client: Client, stack: Stack) -> None:
     user, tokens = client.new_user()
-    bad = forged(tokens["access_token"])
+    bad = with_broken_signature(tokens["access_token"])
     metrics_url = f"{stack.users}/metrics"
     before = counter(requests.get(metrics_url, timeout=10).text, "auth_token_rejections_total", reason="bad_signature")
     for _ in range(6):  # spread over the workers
@@ -79,7 +72,7 @@ def test_the_audit_summary_reports_reuse_and_rejections(client: Client, stack: S
     _user, tokens = client.new_user()
     client.refresh(tokens["refresh_token"])
     client.refresh(tokens["refresh_token"])  # reuse
-    client.me(forged(tokens["access_token"]))
+    client.me(with_broken_signature(tokens["access_token"]))
     time.sleep(1)
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "audit_summary.py"), "--minutes", "30", "--json"],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from auth_service import create_app as create_auth_app
+from tests.support import with_broken_signature
 from tests.unit.conftest import DEFAULT_PASSWORD, Actions, Services, bearer
 
 
@@ -31,10 +31,7 @@ def test_a_refused_token_is_audited_with_its_reason_and_counted(
     actions: Actions, caplog: pytest.LogCaptureFixture
 ) -> None:
     _user, tokens = actions.new_user()
-    header, payload, signature = tokens["access_token"].split(".")
-    flipped = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
-    flipped[0] ^= 0xFF
-    forged = f"{header}.{payload}." + base64.urlsafe_b64encode(bytes(flipped)).rstrip(b"=").decode()
+    forged = with_broken_signature(tokens["access_token"])
     before = metric("auth_token_rejections_total", service="users_service", reason="bad_signature")
     assert actions.users.get("/users/me", headers=bearer(forged)).status_code == 401
     assert metric("auth_token_rejections_total", service="users_service", reason="bad_signature") == before + 1
