@@ -120,7 +120,7 @@ def wait_ready(urls: list[str], alive: Callable[[], bool], describe: Callable[[]
 class LocalProcesses:
     """The stack as `make dev` runs it; a restart stops and starts every process."""
 
-    def __init__(self, data: Path, keys: Secrets):
+    def __init__(self, data: Path, keys: Secrets, settings: dict[str, str] = STACK_SETTINGS):
         self.data = data
         self.ports = {name: free_port() for name in ("auth", "users", "orders", "redis")}
         self.log_path = data / "stack.log"
@@ -134,7 +134,7 @@ class LocalProcesses:
             "ADMIN_USERNAME": "admin",
             "ADMIN_PASSWORD": keys.admin_password,
             "SERVICE_CLIENTS": keys.service_clients(),
-            **STACK_SETTINGS,
+            **settings,
         }
         self.env.pop("REDIS_URL", None)
         self.process: subprocess.Popen[bytes] | None = None

@@ -1,0 +1,100 @@
+"""The verifier alone, in this process, against its floor: a bare PyJWT decode plus one Redis round trip.
+
+The verifier is the shared package's real extension on a bare Flask app, with the
+stack's JWKS and Redis; it runs inside one pushed request context, so the figure is the
+verifier's own work and not Flask's request handling.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jwt
+from flask import Flask
+
+from secure_service import Verifier, authenticate, verifier_state
+from secure_service.revocation import redis_client
+from secure_service.settings import VerifierSettings
+
+Timed = Callable[[], object]
+
+
+@dataclass(frozen=True)
+class InProcessResult:
+    """Median microseconds per call of each measured operation."""
+
+    verifier_us: float
+    bare_decode_us: float
+    redis_round_trip_us: float
+
+    @property
+    def floor_us(self) -> float:
+        return self.bare_decode_us + self.redis_round_trip_us
+
+    @property
+    def ratio_to_floor(self) -> float:
+        return self.verifier_us / self.floor_us
+
+
+def per_call_microseconds(operations: dict[str, Timed], *, rounds: int, calls: int) -> dict[str, float]:
+    """Median per-call time of each operation, measured in interleaved batches.
+
+    Batches of the different operations alternate, so a noisy neighbour slows them all
+    alike instead of whichever ran at that moment.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in operations}
+    for operation in operations.values():  # warm caches, connections, code paths
+        for _ in range(calls // 10 + 1):
+            operation()
+    for _ in range(rounds):
+        for name, operation in operations.items():
+            start = time.perf_counter()
+            for _ in range(calls):
+                operation()
+            samples[name].append((time.perf_counter() - start) / calls * 1e6)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def measure(
+    token: str, *, audience: str, issuer: str, jwks_url: str, redis_url: str, rounds: int, calls: int
+) -> InProcessResult:
+    """Time ``authenticate()`` on ``token`` and its floor, interleaved."""
+    settings = VerifierSettings(
+        service_name=audience,
+        issuer=issuer,
+        jwks_url=jwks_url,
+        redis_url=redis_url,
+        algorithms=("RS256",),
+        leeway_seconds=30,
+        jwks_cooldown_seconds=10,
+        jwks_max_age_seconds=300,
+        jwks_timeout_seconds=3.0,
+        hs256_secret=None,
+    )
+    app = Flask("bench")
+    Verifier(app, settings)
+    key = verifier_state(app).keys.get(jwt.get_unverified_header(token)["kid"])
+    assert key is not None, "the stack's JWKS does not have the token's key"
+    redis = redis_client(redis_url)
+    with app.test_request_context(headers={"Authorization": f"Bearer {token}"}):
+        authenticate()  # fails loudly here, not as a fast error path in the timings
+
+        def bare_decode() -> object:
+            return jwt.decode(token, key.key, algorithms=["RS256"], audience=audience, issuer=issuer, leeway=30)
+
+        def redis_round_trip() -> object:
+            return redis.exists("revoked:jti:bench")
+
+        timings = per_call_microseconds(
+            {"verifier": authenticate, "bare_decode": bare_decode, "redis": redis_round_trip},
+            rounds=rounds,
+            calls=calls,
+        )
+    return InProcessResult(
+        verifier_us=timings["verifier"],
+        bare_decode_us=timings["bare_decode"],
+        redis_round_trip_us=timings["redis"],
+    )

@@ -1,0 +1,136 @@
+"""The benchmark's targets, its printed table and its chart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+#: Targets from the benchmark's brief: (name, what is compared, bound, "min" or "max").
+HTTP_RATIO_MIN = 0.65
+VERIFIER_RATIO_MAX = 1.5
+REVOCATION_MS_MAX = 10.0
+
+
+def say(message: str) -> None:
+    console.print(f"[bold][bench][/bold] {message}")
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target with the measured value, whether it is met, and by how much it is missed."""
+    revocation = results["revocation"]
+    revocation_ms = max(revocation["users"]["p99_ms"], revocation["orders"]["p99_ms"])
+    rows = [
+        ("authenticated / plain throughput (users_service)", results["http"]["ratio"], HTTP_RATIO_MIN, "min"),
+        ("verifier / (bare PyJWT decode + Redis round trip)", results["verifier"]["ratio_to_floor"], VERIFIER_RATIO_MAX, "max"),
+        ("logout to refusal at users and orders, worst p99 (ms)", revocation_ms, REVOCATION_MS_MAX, "max"),
+        ("requests accepted after logout returned", revocation["accepted_after_logout"], 0, "max"),
+    ]
+    out = []
+    for name, value, bound, kind in rows:
+        met = value >= bound if kind == "min" else value <= bound
+        out.append(
+            {
+                "name": name,
+                "value": value,
+                "target": f"{'>=' if kind == 'min' else '<='} {bound}",
+                "met": met,
+                "missed_by": 0 if met else abs(value - bound),
+            }
+        )
+    return out
+
+
+def print_table(results: dict[str, Any]) -> None:
+    http = results["http"]["summary"]
+    table = Table(title="users_service under wrk (medians of the rounds)")
+    for column in ("endpoint", "req/s", "p50 ms", "p99 ms", "worker CPU µs/req"):
+        table.add_column(column, justify="right" if column != "endpoint" else "left")
+    for name, row in http.items():
+        table.add_row(
+            f"{name} {results['http']['endpoints'][name].rsplit('/', 2)[-2:][-1]}",
+            f"{row['per_second']:.0f}",
+            f"{row['p50_ms']:.2f}",
+            f"{row['p99_ms']:.2f}",
+            f"{row['cpu_us_per_request']:.0f}",
+        )
+    console.print(table)
+
+    verifier = results["verifier"]
+    table = Table(title="verifier in-process (median µs per call)")
+    for column in ("verifier", "bare PyJWT decode", "Redis round trip", "floor (decode + RTT)"):
+        table.add_column(column, justify="right")
+    table.add_row(*(f"{verifier[k]:.1f}" for k in ("verifier_us", "bare_decode_us", "redis_round_trip_us", "floor_us")))
+    console.print(table)
+
+    table = Table(title="token flows (ms)")
+    for column in ("flow", "p50", "p99", "samples"):
+        table.add_column(column, justify="right" if column != "flow" else "left")
+    rows = {
+        "login": results["login"],
+        "refresh": results["refresh"],
+        "logout seen by users": results["revocation"]["users"],
+        "logout seen by orders": results["revocation"]["orders"],
+    }
+    for name, row in rows.items():
+        table.add_row(name, f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}", str(row["samples"]))
+    starts = ", ".join(f"{s:.1f}" for s in results["cold_start_seconds"])
+    table.add_row("cold start to ready (s)", starts, "", str(len(results["cold_start_seconds"])))
+    console.print(table)
+
+    table = Table(title="targets")
+    for column in ("target", "measured", "bound", "met"):
+        table.add_column(column)
+    for target in results["targets"]:
+        verdict = "[green]yes[/green]" if target["met"] else f"[red]no, missed by {target['missed_by']:.3g}[/red]"
+        table.add_row(target["name"], f"{target['value']:.3g}", target["target"], verdict)
+    console.print(table)
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    """Three panels: throughput, in-process cost, flow latency."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no screen here; write the file only
+    import matplotlib.pyplot as plt
+
+    figure, (load_axes, verifier_axes, flow_axes) = plt.subplots(1, 3, figsize=(15, 4.8))
+    http = results["http"]["summary"]
+    bars = load_axes.bar(["/healthz\n(plain)", "/users/me\n(authenticated)"], [http[k]["per_second"] for k in http])
+    load_axes.bar_label(bars, fmt="%.0f")
+    load_axes.set_title(f"users_service throughput: ratio {results['http']['ratio']:.2f} (target ≥ {HTTP_RATIO_MIN})")
+    load_axes.set_ylabel("requests per second")
+
+    verifier = results["verifier"]
+    labels = ["bare PyJWT\ndecode", "Redis\nround trip", "floor\n(sum)", "verifier"]
+    values = [verifier[k] for k in ("bare_decode_us", "redis_round_trip_us", "floor_us", "verifier_us")]
+    bars = verifier_axes.bar(labels, values, color=["#999", "#999", "#555", "#1f77b4"])
+    verifier_axes.bar_label(bars, fmt="%.0f")
+    verifier_axes.axhline(verifier["floor_us"] * VERIFIER_RATIO_MAX, linestyle="--", color="red", label="target: 1.5 × floor")
+    verifier_axes.set_title(f"in-process, per call: {verifier['ratio_to_floor']:.2f} × floor")
+    verifier_axes.set_ylabel("µs per call (median)")
+    verifier_axes.legend()
+
+    flows = {
+        "login": results["login"],
+        "refresh": results["refresh"],
+        "logout→users": results["revocation"]["users"],
+        "logout→orders": results["revocation"]["orders"],
+    }
+    positions = range(len(flows))
+    flow_axes.bar([p - 0.2 for p in positions], [f["p50_ms"] for f in flows.values()], width=0.4, label="p50")
+    flow_axes.bar([p + 0.2 for p in positions], [f["p99_ms"] for f in flows.values()], width=0.4, label="p99")
+    flow_axes.set_xticks(list(positions), list(flows))
+    flow_axes.set_yscale("log")
+    flow_axes.set_ylabel("milliseconds (log scale)")
+    flow_axes.set_title("token flows")
+    flow_axes.legend()
+
+    figure.suptitle(f"make bench, {results['when']}, {results['machine']['cpus']} CPUs")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

@@ -1,0 +1,191 @@
+"""``make bench``: what authentication costs per request, measured on the running stack.
+
+Starts the stack as ``make dev`` runs it (fresh data directory, free loopback ports,
+production defaults), then measures in one run:
+
+  (a) a plain endpoint (``/healthz``) against an authenticated one (``/users/me``) of
+      users_service under wrk, in alternating rounds so machine noise hits both alike;
+  (b) the verifier in-process against a bare PyJWT decode plus one Redis round trip;
+  (c) login and refresh latency;
+  (d) how soon a logout is seen by users_service and orders_service;
+  (e) cold start of the stack until every service is ready.
+
+Writes ``results.json`` and ``chart.png`` to the results folder and prints a table with
+each target and whether it is met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import flows, inprocess, report  # noqa: E402
+from bench.wrk import LoadResult, run_wrk  # noqa: E402
+from tests.e2e.conftest import LocalProcesses, Secrets  # noqa: E402 - the e2e suite's local stack
+
+#: Production defaults, except the gunicorn worker settings, which the caller may set.
+STACK_SETTINGS = {name: os.environ[name] for name in ("WEB_CONCURRENCY", "GUNICORN_THREADS") if name in os.environ}
+
+
+def process_cpu_seconds(group_leader: int) -> float:
+    """User+system CPU of every process in a process group (a gunicorn master and its workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        # After the command name: state, ppid, pgrp, ... utime (12th), stime (13th).
+        if int(fields[2]) == group_leader:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+@contextmanager
+def started_stack(data: Path) -> Iterator[tuple[LocalProcesses, float]]:
+    """A running stack and how many seconds it took from launch to every /readyz answering."""
+    data.mkdir(parents=True)
+    processes = LocalProcesses(data, Secrets.generate(), settings=STACK_SETTINGS)
+    start = time.perf_counter()
+    processes.start()
+    try:
+        yield processes, time.perf_counter() - start
+    finally:
+        processes.stop()
+
+
+def load_rounds(
+    processes: LocalProcesses, token: str, *, rounds: int, seconds: float, connections: int
+) -> dict[str, Any]:
+    """Plain vs authenticated endpoint of users_service, alternating A-B, B-A, … rounds."""
+    users = processes.url("users")
+    leader = int((processes.data / "run" / "users_service.pid").read_text())
+    endpoints = {
+        "plain": (f"{users}/healthz", {}),
+        "authenticated": (f"{users}/users/me", {"Authorization": f"Bearer {token}"}),
+    }
+    for url, headers in endpoints.values():  # warm-up, not recorded
+        run_wrk(url, seconds=2, connections=connections, headers=headers)
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in endpoints}
+    for round_number in range(rounds):
+        order = list(endpoints) if round_number % 2 == 0 else list(reversed(endpoints))
+        for name in order:
+            url, headers = endpoints[name]
+            cpu_before = process_cpu_seconds(leader)
+            result: LoadResult = run_wrk(url, seconds=seconds, connections=connections, headers=headers)
+            cpu = process_cpu_seconds(leader) - cpu_before
+            if result.failed:
+                raise RuntimeError(f"{name}: {result.failed} of {result.requests} requests failed; the figures would lie")
+            runs[name].append(
+                {
+                    "per_second": result.per_second,
+                    "p50_ms": result.p50_ms,
+                    "p99_ms": result.p99_ms,
+                    "cpu_us_per_request": cpu / result.requests * 1e6,
+                }
+            )
+    summary = {
+        name: {key: statistics.median(run[key] for run in results) for key in results[0]}
+        for name, results in runs.items()
+    }
+    per_round = [a["per_second"] / p["per_second"] for a, p in zip(runs["authenticated"], runs["plain"], strict=True)]
+    return {
+        "endpoints": {name: url for name, (url, _) in endpoints.items()},
+        "summary": summary,
+        "ratio": summary["authenticated"]["per_second"] / summary["plain"]["per_second"],
+        "ratio_per_round": per_round,
+        "rounds": runs,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results", help="folder for the results")
+    parser.add_argument("--rounds", type=int, default=6, help="alternating load rounds per endpoint")
+    parser.add_argument("--seconds", type=float, default=5, help="seconds of load per round")
+    parser.add_argument("--connections", type=int, default=8, help="wrk connections")
+    parser.add_argument("--cold-starts", type=int, default=3, help="stack starts to time")
+    parser.add_argument("--quick", action="store_true", help="a short smoke run (figures are rough)")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.seconds, args.cold_starts = 2, 2, 1
+    calls = 200 if args.quick else 1000
+
+    with tempfile.TemporaryDirectory(prefix="bench-stack-") as scratch:
+        cold_starts = []
+        for attempt in range(args.cold_starts - 1):
+            with started_stack(Path(scratch) / f"cold-{attempt}") as (_, seconds):
+                cold_starts.append(seconds)
+        with started_stack(Path(scratch) / "measured") as (processes, seconds):
+            cold_starts.append(seconds)
+            report.say(f"stack ready in {seconds:.1f}s; measuring")
+            client = flows.Flows(processes.url("auth"), processes.url("users"), processes.url("orders"))
+            username = client.new_user()
+            token = client.login(username)["access_token"]
+            load = load_rounds(
+                processes, token, rounds=args.rounds, seconds=args.seconds, connections=args.connections
+            )
+            report.say("load rounds done; verifier in-process")
+            verifier = inprocess.measure(
+                client.login(username)["access_token"],
+                audience="users_service",
+                issuer=processes.url("auth"),
+                jwks_url=processes.url("auth") + "/.well-known/jwks.json",
+                redis_url=f"redis://127.0.0.1:{processes.ports['redis']}/0",
+                rounds=15,
+                calls=calls,
+            )
+            report.say("token flows")
+            login = client.login_latency(username, 10 if args.quick else 30)
+            refresh = client.refresh_latency(username, 30 if args.quick else 100)
+            revocation = client.revocation_propagation(username, 10 if args.quick else 40)
+
+    results = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "settings": {
+            "rounds": args.rounds,
+            "seconds_per_round": args.seconds,
+            "connections": args.connections,
+            "gunicorn": {
+                "workers": int(os.environ.get("WEB_CONCURRENCY", "2")),
+                "threads": int(os.environ.get("GUNICORN_THREADS", "1")),
+            },
+        },
+        "http": load,
+        "verifier": {**asdict(verifier), "floor_us": verifier.floor_us, "ratio_to_floor": verifier.ratio_to_floor},
+        "login": asdict(login),
+        "refresh": asdict(refresh),
+        "revocation": asdict(revocation),
+        "cold_start_seconds": cold_starts,
+    }
+    results["targets"] = report.targets(results)
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    report.chart(results, args.results / "chart.png")
+    report.print_table(results)
+    report.say(f"wrote {args.results / 'results.json'} and {args.results / 'chart.png'}")
+    missed = [t for t in results["targets"] if not t["met"]]
+    return 1 if args.check and missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
