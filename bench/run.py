@@ -171,7 +171,7 @@ def main() -> int:
             },
         },
         "http": load,
-        "verifier": {**asdict(verifier), "floor_us": verifier.floor_us, "ratio_to_floor": verifier.ratio_to_floor},
+        "verifier": {**asdict(verifier), "ratio_to_floor": verifier.ratio_to_floor},
         "login": asdict(login),
         "refresh": asdict(refresh),
         "revocation": asdict(revocation),
