@@ -8,7 +8,7 @@ from typing import Any
 from apiflask import APIFlask
 from flask import g
 
-from secure_service import RevocationStore, Verifier, create_service_app, health_blueprint, redis_client
+from secure_service import Verifier, create_service_app, health_blueprint, revocation_store
 from secure_service.jwks import hmac_kid
 
 from . import discovery, routes
@@ -48,8 +48,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
 
         public_jwks = keystore.public_jwks
 
-    revocation = RevocationStore(
-        redis_client(settings.verifier.redis_url), max_token_lifetime_seconds=settings.refresh_token_ttl
+    revocation = revocation_store(
+        settings.verifier.redis_url,
+        max_token_lifetime_seconds=settings.refresh_token_ttl,
+        cache_entries=settings.verifier.revocation_cache_entries,
     )
     verifier = Verifier()
     verifier.init_app(app, settings.verifier, jwks_fetcher=public_jwks, revocation=revocation)

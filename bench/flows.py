@@ -90,7 +90,10 @@ class Flows:
             access = tokens["access_token"]
             self._call("GET", services[name], headers=bearer(access)).raise_for_status()  # accepted before
             self._call(
-                "POST", f"{self.auth}/auth/logout", headers=bearer(access), json={"refresh_token": tokens["refresh_token"]}
+                "POST",
+                f"{self.auth}/auth/logout",
+                headers=bearer(access),
+                json={"refresh_token": tokens["refresh_token"]},
             ).raise_for_status()
             returned = time.perf_counter()
             while self._call("GET", services[name], headers=bearer(access)).status_code != 401:
@@ -99,7 +102,9 @@ class Flows:
                     raise RuntimeError(f"{name} still accepts a logged-out token after {REVOCATION_DEADLINE_SECONDS}s")
             # An upper bound: it includes the round trip of the request that was refused.
             waits[name].append(time.perf_counter() - returned)
-        return Revocation(users=Latency.of(waits["users"]), orders=Latency.of(waits["orders"]), accepted_after_logout=accepted)
+        return Revocation(
+            users=Latency.of(waits["users"]), orders=Latency.of(waits["orders"]), accepted_after_logout=accepted
+        )
 
 
 def _timed(call: Any) -> float:

@@ -26,7 +26,12 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     revocation_ms = max(revocation["users"]["p99_ms"], revocation["orders"]["p99_ms"])
     rows = [
         ("authenticated / plain throughput (users_service)", results["http"]["ratio"], HTTP_RATIO_MIN, "min"),
-        ("verifier / (bare PyJWT decode + Redis round trip)", results["verifier"]["ratio_to_floor"], VERIFIER_RATIO_MAX, "max"),
+        (
+            "verifier / (bare PyJWT decode + Redis round trip)",
+            results["verifier"]["ratio_to_floor"],
+            VERIFIER_RATIO_MAX,
+            "max",
+        ),
         ("logout to refusal at users and orders, worst p99 (ms)", revocation_ms, REVOCATION_MS_MAX, "max"),
         ("requests accepted after logout returned", revocation["accepted_after_logout"], 0, "max"),
     ]
@@ -110,7 +115,9 @@ def chart(results: dict[str, Any], path: Path) -> None:
     values = [verifier[k] for k in ("bare_decode_us", "redis_round_trip_us", "floor_us", "verifier_us")]
     bars = verifier_axes.bar(labels, values, color=["#999", "#999", "#555", "#1f77b4"])
     verifier_axes.bar_label(bars, fmt="%.0f")
-    verifier_axes.axhline(verifier["floor_us"] * VERIFIER_RATIO_MAX, linestyle="--", color="red", label="target: 1.5 × floor")
+    verifier_axes.axhline(
+        verifier["floor_us"] * VERIFIER_RATIO_MAX, linestyle="--", color="red", label="target: 1.5 × floor"
+    )
     verifier_axes.set_title(f"in-process, per call: {verifier['ratio_to_floor']:.2f} × floor")
     verifier_axes.set_ylabel("µs per call (median)")
     verifier_axes.legend()

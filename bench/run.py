@@ -92,7 +92,9 @@ def load_rounds(
             result: LoadResult = run_wrk(url, seconds=seconds, connections=connections, headers=headers)
             cpu = process_cpu_seconds(leader) - cpu_before
             if result.failed:
-                raise RuntimeError(f"{name}: {result.failed} of {result.requests} requests failed; the figures would lie")
+                raise RuntimeError(
+                    f"{name}: {result.failed} of {result.requests} requests failed; the figures would lie"
+                )
             runs[name].append(
                 {
                     "per_second": result.per_second,
@@ -140,9 +142,7 @@ def main() -> int:
             client = flows.Flows(processes.url("auth"), processes.url("users"), processes.url("orders"))
             username = client.new_user()
             token = client.login(username)["access_token"]
-            load = load_rounds(
-                processes, token, rounds=args.rounds, seconds=args.seconds, connections=args.connections
-            )
+            load = load_rounds(processes, token, rounds=args.rounds, seconds=args.seconds, connections=args.connections)
             report.say("load rounds done; verifier in-process")
             verifier = inprocess.measure(
                 client.login(username)["access_token"],

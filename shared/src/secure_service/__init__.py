@@ -19,7 +19,7 @@ from .errors import (
 )
 from .health import health_blueprint
 from .peer_client import PeerClient
-from .revocation import RevocationStore, Rotation, redis_client
+from .revocation import RevocationStore, Rotation, redis_client, revocation_store
 from .service_app import create_service_app
 from .settings import SettingsError, Source, VerifierSettings
 from .verify import Verifier, authenticate, current_claims, has_role, require_token, verifier_state
@@ -53,6 +53,7 @@ __all__ = [
     "has_role",
     "health_blueprint",
     "redis_client",
+    "revocation_store",
     "require_token",
     "verifier_state",
 ]

@@ -1,7 +1,10 @@
 """Revocation state in Redis: revoked tokens, revoked sessions, per-user not-before.
 
-Every verifier checks a token with one ``MGET`` (one round trip). auth_service also keeps
-the refresh-token families here and rotates them atomically with a Lua script.
+Every verifier checks a token with one ``MGET`` (one round trip), or from its
+RevocationCache when that is trusted (revocation_cache.py): every write below publishes
+the revocation keys it changed on the invalidation channel, atomically with the write.
+auth_service also keeps the refresh-token families here and rotates them atomically with a
+Lua script.
 
 Keys (all expire by themselves once the tokens they concern can no longer be valid):
   revoked:jti:<jti>          a single revoked token
@@ -13,23 +16,25 @@ Keys (all expire by themselves once the tokens they concern can no longer be val
 from __future__ import annotations
 
 import enum
+import json
 import math
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from .errors import RevocationUnavailable
+from .revocation_cache import INVALIDATION_CHANNEL, RevocationCache, subscription_connection
 
 # Redis must answer quickly or the request fails closed; one retry covers a connection
 # that went stale while Redis restarted.
 SOCKET_TIMEOUT_SECONDS = 1.0
 
 # KEYS: family, revoked session, user not-before. ARGV: presented jti, new jti, ttl,
-# presented iat. Checking the user's not-before here, atomically with the swap, means a
+# presented iat, invalidation channel. Checking the user's not-before here, atomically with the swap, means a
 # logout-all that lands while a refresh is in flight always wins.
 _ROTATE_SCRIPT = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'revoked', ''} end
@@ -39,6 +44,7 @@ local current = redis.call('GET', KEYS[1])
 if not current then return {'unknown', ''} end
 if current ~= ARGV[1] then
   redis.call('SET', KEYS[2], '1', 'EX', ARGV[3])
+  redis.call('PUBLISH', ARGV[5], cjson.encode({KEYS[2]}))
   redis.call('DEL', KEYS[1])
   return {'reused', ''}
 end
@@ -68,6 +74,15 @@ def redis_client(url: str) -> redis.Redis:
     )
 
 
+def revocation_store(url: str, *, max_token_lifetime_seconds: int, cache_entries: int) -> RevocationStore:
+    """The store a service uses: Redis at ``url``, with a RevocationCache unless ``cache_entries`` is 0."""
+    client = redis_client(url)
+    cache = (
+        RevocationCache(lambda: subscription_connection(client), max_entries=cache_entries) if cache_entries else None
+    )
+    return RevocationStore(client, max_token_lifetime_seconds=max_token_lifetime_seconds, cache=cache)
+
+
 def issued_at(now: float, not_before: int | None) -> int:
     """Whole-second ``iat`` for a token minted at ``now``, never before ``not_before``."""
     return max(math.floor(now), not_before or 0)
@@ -89,11 +104,17 @@ def _family_key(sid: str) -> str:
     return f"refresh:current:{sid}"
 
 
+def _publish_invalidation(pipe: Any, keys: list[str]) -> None:
+    """Queue the message that makes every RevocationCache forget ``keys`` (same transaction)."""
+    pipe.publish(INVALIDATION_CHANNEL, json.dumps(keys))
+
+
 class RevocationStore:
     """Read and write revocation state; every Redis failure becomes RevocationUnavailable."""
 
-    def __init__(self, client: redis.Redis, *, max_token_lifetime_seconds: int):
+    def __init__(self, client: redis.Redis, *, max_token_lifetime_seconds: int, cache: RevocationCache | None = None):
         self._redis = client
+        self._cache = cache
         # How long a session or user revocation must be remembered: the longest any
         # token (a refresh token) can live.
         self._retention = max_token_lifetime_seconds
@@ -107,10 +128,14 @@ class RevocationStore:
         keys = [_jti_key(claims["jti"]), _not_before_key(claims["sub"])]
         if isinstance(sid, str):
             keys.append(_sid_key(sid))
-        try:
-            values = self._redis.mget(keys)
-        except redis.RedisError as e:
-            raise RevocationUnavailable() from e
+        values, generation = self._cache.lookup(keys) if self._cache else (None, 0)
+        if values is None:
+            try:
+                values = cast(list[str | None], self._redis.mget(keys))  # decode_responses=True
+            except redis.RedisError as e:
+                raise RevocationUnavailable() from e
+            if self._cache:
+                self._cache.remember(keys, values, generation)
         jti_revoked, not_before = values[0], values[1]
         sid_revoked = values[2] if len(values) > 2 else None
         if jti_revoked is not None or sid_revoked is not None:
@@ -137,12 +162,14 @@ class RevocationStore:
     def revoke_session(self, *, jti: str, expires_at: int, sids: Iterable[str]) -> None:
         """Revoke one token and every session in ``sids`` (their access and refresh tokens)."""
         jti_ttl = max(1, expires_at - int(time.time()) + 60)
+        sids = list(sids)
         try:
             with self._redis.pipeline(transaction=True) as pipe:
                 pipe.set(_jti_key(jti), "1", ex=jti_ttl)
                 for sid in sids:
                     pipe.set(_sid_key(sid), "1", ex=self._retention)
                     pipe.delete(_family_key(sid))
+                _publish_invalidation(pipe, [_jti_key(jti), *map(_sid_key, sids)])
                 pipe.execute()
         except redis.RedisError as e:
             raise RevocationUnavailable() from e
@@ -157,7 +184,10 @@ class RevocationStore:
         """
         not_before = math.floor(now if now is not None else time.time()) + 1
         try:
-            self._redis.set(_not_before_key(sub), str(not_before), ex=self._retention)
+            with self._redis.pipeline(transaction=True) as pipe:
+                pipe.set(_not_before_key(sub), str(not_before), ex=self._retention)
+                _publish_invalidation(pipe, [_not_before_key(sub)])
+                pipe.execute()
         except redis.RedisError as e:
             raise RevocationUnavailable() from e
         return not_before
@@ -182,7 +212,7 @@ class RevocationStore:
         try:
             status, not_before = self._rotate(
                 keys=[_family_key(claims["sid"]), _sid_key(claims["sid"]), _not_before_key(claims["sub"])],
-                args=[claims["jti"], new_jti, max(1, ttl_seconds), claims["iat"]],
+                args=[claims["jti"], new_jti, max(1, ttl_seconds), claims["iat"], INVALIDATION_CHANNEL],
             )
         except redis.RedisError as e:
             raise RevocationUnavailable() from e

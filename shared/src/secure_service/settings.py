@@ -108,6 +108,8 @@ class VerifierSettings:
     jwks_max_age_seconds: int
     jwks_timeout_seconds: float
     hs256_secret: str | None
+    #: Revocation keys remembered per worker (revocation_cache.py); 0 checks Redis every time.
+    revocation_cache_entries: int = 50_000
 
     @classmethod
     def load(cls, source: Source, service_name: str) -> VerifierSettings:
@@ -138,4 +140,5 @@ class VerifierSettings:
             jwks_max_age_seconds=source.integer("JWKS_MAX_AGE_SECONDS", 300, 10, 86400),
             jwks_timeout_seconds=float(source.integer("JWKS_TIMEOUT_SECONDS", 3, 1, 30)),
             hs256_secret=hs256_secret if "HS256" in algorithms else None,
+            revocation_cache_entries=source.integer("REVOCATION_CACHE_ENTRIES", 50_000, 0, 1_000_000),
         )

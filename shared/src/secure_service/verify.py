@@ -50,7 +50,7 @@ from .errors import (
     TokenRevoked,
 )
 from .jwks import KeyCache, VerificationKey, hmac_kid, http_fetcher
-from .revocation import RevocationStore, redis_client
+from .revocation import RevocationStore, revocation_store
 from .settings import VerifierSettings
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,11 @@ class Verifier:
                 static_keys=static,
             ),
             revocation=revocation
-            or RevocationStore(redis_client(settings.redis_url), max_token_lifetime_seconds=max_token_lifetime_seconds),
+            or revocation_store(
+                settings.redis_url,
+                max_token_lifetime_seconds=max_token_lifetime_seconds,
+                cache_entries=settings.revocation_cache_entries,
+            ),
         )
         app.extensions[EXTENSION_KEY] = state
         # Fetch the keys now, best effort: under gunicorn's preload_app every worker then

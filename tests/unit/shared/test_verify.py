@@ -293,7 +293,8 @@ def test_redis_down_fails_closed_with_503(keyring: KeyRing, mint: Minter) -> Non
     assert int(response.headers["Retry-After"]) > 0
 
 
-def test_revocation_is_one_redis_round_trip(client: FlaskClient, mint: Minter, redis_url: str) -> None:
+def test_revocation_is_one_redis_round_trip_without_the_cache(keyring: KeyRing, mint: Minter, redis_url: str) -> None:
+    client = make_resource_app(redis_url, keyring, REVOCATION_CACHE_ENTRIES="0").test_client()
     admin = redis.Redis.from_url(redis_url)
     token = mint()
     get(client, token)  # warm the JWKS cache and the connection

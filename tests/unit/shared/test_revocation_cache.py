@@ -1,0 +1,183 @@
+"""The per-process revocation cache: answers from memory, yet never misses a revocation."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+
+import pytest
+import redis
+
+from secure_service import RevocationStore, redis_client
+from secure_service import revocation_cache as cache_module
+from secure_service.revocation_cache import MAX_STALENESS_SECONDS, RevocationCache, subscription_connection
+from tests.support import free_port
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def cache_for(
+    redis_url: str, *, max_entries: int = 1000, clock: Callable[[], float] = time.monotonic
+) -> RevocationCache:
+    client = redis_client(redis_url)
+    return RevocationCache(lambda: subscription_connection(client), max_entries=max_entries, clock=clock)
+
+
+@pytest.fixture
+def verifier_store(redis_url: str) -> RevocationStore:
+    """What users_service or orders_service holds: a store with a cache."""
+    return RevocationStore(redis_client(redis_url), max_token_lifetime_seconds=3600, cache=cache_for(redis_url))
+
+
+@pytest.fixture
+def auth_store(redis_url: str) -> RevocationStore:
+    """What auth_service writes with: another process, another store."""
+    return RevocationStore(redis_client(redis_url), max_token_lifetime_seconds=3600)
+
+
+def claims(**overrides: object) -> dict[str, object]:
+    return {
+        "jti": str(uuid.uuid4()),
+        "sub": f"u-{uuid.uuid4()}",
+        "sid": str(uuid.uuid4()),
+        "iat": int(time.time()),
+        **overrides,
+    }
+
+
+def mget_calls(redis_conn: redis.Redis) -> int:
+    return int(redis_conn.info("commandstats").get("cmdstat_mget", {}).get("calls", 0))
+
+
+def warmed(store: RevocationStore, token: dict[str, object]) -> None:
+    """Check ``token`` until the answer comes from memory (the subscription confirmed)."""
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        assert store.is_revoked(token) is False
+        time.sleep(0.001)
+        assert store._cache is not None
+        values, _ = store._cache.lookup(["revoked:jti:" + str(token["jti"])])
+        if values is not None:
+            return
+    raise AssertionError("the cache never answered")
+
+
+def test_a_repeated_check_is_answered_from_memory(verifier_store: RevocationStore, redis_conn: redis.Redis) -> None:
+    token = claims()
+    warmed(verifier_store, token)
+    before = mget_calls(redis_conn)
+    for _ in range(20):
+        assert verifier_store.is_revoked(token) is False
+    assert mget_calls(redis_conn) - before < 20
+
+
+def test_logout_is_seen_by_the_very_next_check(verifier_store: RevocationStore, auth_store: RevocationStore) -> None:
+    token = claims()
+    warmed(verifier_store, token)
+    auth_store.revoke_session(jti=str(token["jti"]), expires_at=int(time.time()) + 60, sids=[])
+    assert verifier_store.is_revoked(token) is True
+
+
+def test_a_revoked_session_is_seen_by_the_very_next_check(
+    verifier_store: RevocationStore, auth_store: RevocationStore
+) -> None:
+    token = claims()
+    warmed(verifier_store, token)
+    auth_store.revoke_session(jti=str(uuid.uuid4()), expires_at=int(time.time()) + 60, sids=[str(token["sid"])])
+    assert verifier_store.is_revoked(token) is True
+
+
+def test_logout_all_is_seen_by_the_very_next_check(
+    verifier_store: RevocationStore, auth_store: RevocationStore
+) -> None:
+    token = claims(iat=int(time.time()) - 5)
+    warmed(verifier_store, token)
+    auth_store.revoke_user(str(token["sub"]))
+    assert verifier_store.is_revoked(token) is True
+
+
+def test_refresh_reuse_revokes_the_session_at_once(
+    verifier_store: RevocationStore, auth_store: RevocationStore
+) -> None:
+    access = claims()
+    refresh = {**claims(sub=access["sub"], sid=access["sid"])}
+    auth_store.start_family(str(refresh["sid"]), str(refresh["jti"]), 600)
+    warmed(verifier_store, access)
+    auth_store.rotate(refresh, str(uuid.uuid4()), 600)
+    assert verifier_store.is_revoked(access) is False
+    auth_store.rotate(refresh, str(uuid.uuid4()), 600)  # the old refresh token again: reuse
+    assert verifier_store.is_revoked(access) is True
+
+
+def test_a_lost_subscription_falls_back_to_redis(
+    verifier_store: RevocationStore, auth_store: RevocationStore, redis_conn: redis.Redis
+) -> None:
+    token = claims()
+    warmed(verifier_store, token)
+    redis_conn.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+    # Published while nobody listens: only Redis itself knows now.
+    auth_store.revoke_session(jti=str(token["jti"]), expires_at=int(time.time()) + 60, sids=[])
+    assert verifier_store.is_revoked(token) is True
+
+
+def test_memory_is_not_trusted_without_a_recent_confirmation(redis_url: str) -> None:
+    clock = ManualClock()
+    cache = cache_for(redis_url, clock=clock)
+    values, generation = cache.lookup(["k"])
+    cache.remember(["k"], [None], generation)
+    assert cache.lookup(["k"])[0] == [None]
+    clock.now += MAX_STALENESS_SECONDS * 2  # Redis has not confirmed anything since
+    assert cache.lookup(["k"])[0] is None
+    time.sleep(0.05)  # the PONG of the PING that lookup just sent arrives
+    assert cache.lookup(["k"])[0] == [None]
+
+
+def test_a_read_that_raced_an_invalidation_is_not_kept(redis_url: str, redis_conn: redis.Redis) -> None:
+    cache = cache_for(redis_url, clock=ManualClock())  # time stands still: memory stays trusted
+    _, generation = cache.lookup(["k"])
+    redis_conn.publish(cache_module.INVALIDATION_CHANNEL, '["k"]')
+    time.sleep(0.05)
+    cache.lookup(["other"])  # the invalidation is applied
+    cache.remember(["k"], [None], generation)  # the value read before it must not stay
+    assert cache.lookup(["k"])[0] is None
+    _, generation = cache.lookup(["k"])
+    cache.remember(["k"], [None], generation)  # read after it: kept
+    assert cache.lookup(["k"])[0] == [None]
+
+
+def test_a_full_cache_starts_over(redis_url: str) -> None:
+    cache = cache_for(redis_url, max_entries=2, clock=ManualClock())
+    _, generation = cache.lookup(["a"])
+    cache.remember(["a", "b"], [None, None], generation)
+    assert cache.lookup(["a", "b"])[0] == [None, None]
+    _, generation = cache.lookup(["c"])
+    cache.remember(["c"], ["1"], generation)
+    assert cache.lookup(["a"])[0] is None
+    assert cache.lookup(["c"])[0] is None
+    _, generation = cache.lookup(["c"])
+    cache.remember(["c"], ["1"], generation)
+    assert cache.lookup(["c"])[0] == ["1"]
+
+
+def test_a_forked_worker_starts_with_an_empty_cache(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = cache_for(redis_url, clock=ManualClock())
+    _, generation = cache.lookup(["a"])
+    cache.remember(["a"], [None], generation)
+    assert cache.lookup(["a"])[0] == [None]
+    monkeypatch.setattr(cache_module.os, "getpid", lambda: -1)
+    assert cache.lookup(["a"])[0] is None
+
+
+def test_without_redis_memory_is_never_used() -> None:
+    client = redis_client(f"redis://127.0.0.1:{free_port()}/0")
+    cache = RevocationCache(lambda: subscription_connection(client), max_entries=10, clock=ManualClock())
+    _, generation = cache.lookup(["a"])
+    cache.remember(["a"], [None], generation)
+    assert cache.lookup(["a"])[0] is None
