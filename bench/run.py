@@ -3,8 +3,10 @@
 Starts the stack as ``make dev`` runs it (fresh data directory, free loopback ports,
 production defaults), then measures in one run:
 
-  (a) a plain endpoint (``/healthz``) against an authenticated one (``/users/me``) of
-      users_service under wrk, in alternating rounds so machine noise hits both alike;
+  (a) under wrk, in alternating rounds so machine noise hits both alike: a plain
+      endpoint against an authenticated one of the same service, twice: in
+      bench/auth_cost_app.py, where authentication is the only difference, and in
+      users_service (``/healthz`` against ``/users/me``, which also reads the database);
   (b) the verifier in-process against a bare PyJWT decode plus one Redis round trip;
   (c) login and refresh latency;
   (d) how soon a logout is seen by users_service and orders_service;
@@ -20,7 +22,9 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +39,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench import flows, inprocess, report  # noqa: E402
 from bench.wrk import LoadResult, run_wrk  # noqa: E402
-from tests.e2e.conftest import LocalProcesses, Secrets  # noqa: E402 - the e2e suite's local stack
+from tests.e2e.conftest import LocalProcesses, Secrets, wait_ready  # noqa: E402 - the e2e suite's local stack
+from tests.support import free_port  # noqa: E402
+
+#: A process group leader, a plain endpoint and an authenticated endpoint of one service.
+Pair = tuple[int, str, str]
 
 #: Production defaults, except the gunicorn worker settings, which the caller may set.
 STACK_SETTINGS = {name: os.environ[name] for name in ("WEB_CONCURRENCY", "GUNICORN_THREADS") if name in os.environ}
@@ -71,23 +79,52 @@ def started_stack(data: Path) -> Iterator[tuple[LocalProcesses, float]]:
         processes.stop()
 
 
-def load_rounds(
-    processes: LocalProcesses, token: str, *, rounds: int, seconds: float, connections: int
-) -> dict[str, Any]:
-    """Plain vs authenticated endpoint of users_service, alternating A-B, B-A, … rounds."""
-    users = processes.url("users")
-    leader = int((processes.data / "run" / "users_service.pid").read_text())
-    endpoints = {
-        "plain": (f"{users}/healthz", {}),
-        "authenticated": (f"{users}/users/me", {"Authorization": f"Bearer {token}"}),
+@contextmanager
+def auth_cost_app(processes: LocalProcesses) -> Iterator[tuple[str, int]]:
+    """bench/auth_cost_app.py under gunicorn beside the stack: its URL and process group."""
+    port = free_port()
+    auth = processes.url("auth")
+    env = {
+        **os.environ,
+        **STACK_SETTINGS,
+        "PORT": str(port),
+        "REDIS_URL": f"redis://127.0.0.1:{processes.ports['redis']}/0",
+        "JWT_ISSUER": auth,
+        "JWKS_URL": f"{auth}/.well-known/jwks.json",
     }
-    for url, headers in endpoints.values():  # warm-up, not recorded
+    argv = [sys.executable, "-m", "gunicorn", "-c", "bench/gunicorn.conf.py", "bench.auth_cost_app:create_app()"]
+    with open(processes.data / "auth_cost_app.log", "ab") as log:
+        process = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready([url], lambda: process.poll() is None, lambda: "auth_cost_app exited during start-up")
+        yield url, process.pid
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def load_rounds(pairs: dict[str, Pair], token: str, *, rounds: int, seconds: float, connections: int) -> dict[str, Any]:
+    """Each pair's plain and authenticated endpoint under wrk, in alternating rounds.
+
+    Rounds go A-B, B-A, … across every endpoint, so drift in the machine's speed hits
+    plain and authenticated alike.
+    """
+    auth_header = {"Authorization": f"Bearer {token}"}
+    endpoints = {
+        (pair, kind): (url, auth_header if kind == "authenticated" else {}, leader)
+        for pair, (leader, plain_url, authenticated_url) in pairs.items()
+        for kind, url in (("plain", plain_url), ("authenticated", authenticated_url))
+    }
+    for url, headers, _ in endpoints.values():  # warm-up, not recorded
         run_wrk(url, seconds=2, connections=connections, headers=headers)
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name in endpoints}
+    runs: dict[tuple[str, str], list[dict[str, float]]] = {name: [] for name in endpoints}
     for round_number in range(rounds):
         order = list(endpoints) if round_number % 2 == 0 else list(reversed(endpoints))
         for name in order:
-            url, headers = endpoints[name]
+            url, headers, leader = endpoints[name]
             cpu_before = process_cpu_seconds(leader)
             result: LoadResult = run_wrk(url, seconds=seconds, connections=connections, headers=headers)
             cpu = process_cpu_seconds(leader) - cpu_before
@@ -103,18 +140,24 @@ def load_rounds(
                     "cpu_us_per_request": cpu / result.requests * 1e6,
                 }
             )
-    summary = {
-        name: {key: statistics.median(run[key] for run in results) for key in results[0]}
-        for name, results in runs.items()
-    }
-    per_round = [a["per_second"] / p["per_second"] for a, p in zip(runs["authenticated"], runs["plain"], strict=True)]
-    return {
-        "endpoints": {name: url for name, (url, _) in endpoints.items()},
-        "summary": summary,
-        "ratio": summary["authenticated"]["per_second"] / summary["plain"]["per_second"],
-        "ratio_per_round": per_round,
-        "rounds": runs,
-    }
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        summary = {
+            kind: {key: statistics.median(run[key] for run in runs[(pair, kind)]) for key in runs[(pair, kind)][0]}
+            for kind in ("plain", "authenticated")
+        }
+        per_round = [
+            a["per_second"] / p["per_second"]
+            for a, p in zip(runs[(pair, "authenticated")], runs[(pair, "plain")], strict=True)
+        ]
+        out[pair] = {
+            "endpoints": {kind: endpoints[(pair, kind)][0] for kind in ("plain", "authenticated")},
+            "summary": summary,
+            "ratio": summary["authenticated"]["per_second"] / summary["plain"]["per_second"],
+            "ratio_per_round": per_round,
+            "rounds": {kind: runs[(pair, kind)] for kind in ("plain", "authenticated")},
+        }
+    return out
 
 
 def main() -> int:
@@ -142,7 +185,14 @@ def main() -> int:
             client = flows.Flows(processes.url("auth"), processes.url("users"), processes.url("orders"))
             username = client.new_user()
             token = client.login(username)["access_token"]
-            load = load_rounds(processes, token, rounds=args.rounds, seconds=args.seconds, connections=args.connections)
+            users = processes.url("users")
+            with auth_cost_app(processes) as (cost_url, cost_leader):
+                users_leader = int((processes.data / "run" / "users_service.pid").read_text())
+                pairs = {
+                    "auth_cost_app": (cost_leader, f"{cost_url}/plain", f"{cost_url}/authenticated"),
+                    "users_service": (users_leader, f"{users}/healthz", f"{users}/users/me"),
+                }
+                load = load_rounds(pairs, token, rounds=args.rounds, seconds=args.seconds, connections=args.connections)
             report.say("load rounds done; verifier in-process")
             verifier = inprocess.measure(
                 client.login(username)["access_token"],
