@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # End-to-end backends: both when a Docker engine answers, else the local processes only.
 E2E_BACKEND ?= $(shell docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1 && echo local,compose || echo local)
 
-.PHONY: install dev up down env test test-unit test-e2e lint format clean audit walkthrough
+.PHONY: install dev up down env test test-unit test-e2e lint format clean audit walkthrough bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt shared/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt shared/pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
-	@scripts/ensure-redis.sh
+	@scripts/ensure-packages.sh redis-server wrk
 
 ## With Docker: build and start the composed stack on 127.0.0.1:8001-8003, wait until healthy.
 up: .env
@@ -76,3 +76,10 @@ walkthrough: install
 		if docker compose ps --quiet 2>/dev/null | grep -q .; then file=.env; else file=var/dev.env; fi; \
 		export ADMIN_PASSWORD="$$(sed -n 's/^ADMIN_PASSWORD=//p' $$file)"; \
 	fi; $(BIN)/python scripts/walkthrough.py
+
+## What authentication costs per request: starts its own stack on free ports, prints a
+## table with the targets, writes bench/results/{results.json,chart.png}. BENCH_ARGS=--quick
+## for a short smoke run; WEB_CONCURRENCY / GUNICORN_THREADS choose the gunicorn workers.
+BENCH_ARGS ?=
+bench: install
+	$(BIN)/python bench/run.py $(BENCH_ARGS)

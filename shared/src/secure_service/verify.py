@@ -21,7 +21,9 @@ import binascii
 import json
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -184,11 +186,48 @@ class Verifier:
         self.jwt.token_verification_loader(state.check_claims)
 
 
+@dataclass(frozen=True)
+class VerifiedToken:
+    """A token that passed the signature, header and claim checks, and the key that signed it."""
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    key: Any
+
+
+class VerifiedTokens:
+    """Tokens this process verified in full, so that a repeat skips parsing and the signature.
+
+    Clients send the same access token for its whole lifetime, and the RSA check plus
+    PyJWT's parse are most of what authentication costs (docs/performance.md). The same
+    idea as Envoy's jwt_authn JWT cache, and just as narrow: keyed by the exact token
+    text; used only while the key that verified it is still the one trusted for its
+    ``kid`` (a retired or refetched key means a full check) and only before ``exp``, the
+    one check that time can turn from pass to fail. The token kind and revocation are
+    checked on every request. Bounded: when full it starts over.
+    """
+
+    def __init__(self, max_entries: int):
+        self._max_entries = max_entries
+        self._entries: dict[str, VerifiedToken] = {}
+
+    def get(self, token: str) -> VerifiedToken | None:
+        return self._entries.get(token)
+
+    def put(self, token: str, verified: VerifiedToken) -> None:
+        if self._max_entries <= 0:
+            return
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()
+        self._entries[token] = verified
+
+
 class _VerifierState:
     def __init__(self, settings: VerifierSettings, keys: KeyCache, revocation: RevocationStore):
         self.settings = settings
         self.keys = keys
         self.revocation = revocation
+        self.verified = VerifiedTokens(settings.verified_token_cache_entries)
 
     def decode_key(self, header: dict[str, Any], payload: dict[str, Any]) -> Any:
         """Pick the verification key by ``kid`` from the cached JWKS, pinned to its alg."""
@@ -210,6 +249,25 @@ class _VerifierState:
 
     def verify(self, token: str, *, refresh: bool = False) -> dict[str, Any]:
         """The claims of ``token`` if it passes every check, else an AuthError."""
+        verified = self.verified.get(token)
+        if (
+            verified is None
+            or verified.claims["exp"] <= time.time()
+            or self.decode_key(verified.header, {}) is not verified.key
+        ):
+            verified = self._verify_signature(token)
+        claims = dict(verified.claims)
+        if (claims.get("type", "access") == "refresh") != refresh:
+            wanted = "a refresh token" if refresh else "an access token"
+            raise InvalidToken(f"This needs {wanted}.", "wrong_type")
+        if self.revocation.is_revoked(claims):
+            revoked = TokenRevoked()
+            revoked.claims = claims  # the signature was valid: these claims are genuine
+            raise revoked
+        return claims
+
+    def _verify_signature(self, token: str) -> VerifiedToken:
+        """Everything that depends on the token's text alone, done in full; remembered."""
         header = unverified_header(token)
         key = self.decode_key(header, {})
         try:
@@ -228,16 +286,10 @@ class _VerifierState:
         if decoded["header"] != header:
             # The key was chosen from the quick parse; PyJWT's strict one must agree.
             raise InvalidToken("The token header is malformed.", "malformed")
-        claims: dict[str, Any] = decoded["payload"]
-        if (claims.get("type", "access") == "refresh") != refresh:
-            wanted = "a refresh token" if refresh else "an access token"
-            raise InvalidToken(f"This needs {wanted}.", "wrong_type")
-        self.check_claims(header, claims)
-        if self.revocation.is_revoked(claims):
-            revoked = TokenRevoked()
-            revoked.claims = claims  # the signature was valid: these claims are genuine
-            raise revoked
-        return claims
+        self.check_claims(header, decoded["payload"])
+        verified = VerifiedToken(header=header, claims=decoded["payload"], key=key)
+        self.verified.put(token, verified)
+        return verified
 
     def readiness_checks(self) -> dict[str, Callable[[], bool]]:
         """Checks for /readyz: Redis answers, and keys to verify tokens are known or fetchable."""

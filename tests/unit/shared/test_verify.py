@@ -12,6 +12,7 @@ from typing import Any
 import jwt
 import pytest
 import redis
+from apiflask import APIFlask
 from cryptography.hazmat.primitives import serialization
 from flask.testing import FlaskClient
 
@@ -336,3 +337,62 @@ def test_no_token_ever_appears_in_a_response(client: FlaskClient, mint: Minter) 
         for part in token.split("."):
             assert part not in response.get_data(as_text=True)
             assert part not in str(response.headers)
+
+
+# --- verified tokens remembered per worker ----------------------------------------------
+
+
+class CountingDecode:
+    """Counts full verifications (PyJWT's decode_complete) while passing them through."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        real = jwt.decode_complete
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr("secure_service.verify.jwt.decode_complete", counting)
+
+
+def test_a_repeated_token_is_verified_in_full_once(
+    client: FlaskClient, mint: Minter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decodes = CountingDecode(monkeypatch)
+    token = mint()
+    assert [get(client, token).status_code for _ in range(3)] == [200, 200, 200]
+    assert decodes.calls == 1
+
+
+def test_a_token_past_its_exp_is_verified_in_full_every_time(
+    client: FlaskClient, mint: Minter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decodes = CountingDecode(monkeypatch)
+    token = mint(standard_claims(exp=int(time.time()) - 2))  # expired, but inside the leeway
+    assert [get(client, token).status_code for _ in range(2)] == [200, 200]
+    assert decodes.calls == 2
+
+
+def test_a_remembered_token_dies_with_its_key(
+    resource: APIFlask, client: FlaskClient, mint: Minter, keyring: KeyRing, signing_kid: str
+) -> None:
+    token = mint()
+    assert get(client, token).status_code == 200
+    keyring.published.remove(signing_kid)  # retired at the issuer
+    verifier_state(resource).keys.refresh(force=True)
+    assert_invalid_token(get(client, token))
+
+
+def test_a_remembered_token_is_still_checked_for_revocation(client: FlaskClient, mint: Minter) -> None:
+    claims = standard_claims()
+    token = mint(claims)
+    assert get(client, token).status_code == 200
+    _revocation(client).revoke_session(jti=claims["jti"], expires_at=claims["exp"], sids=[])
+    assert_invalid_token(get(client, token))
+
+
+def test_a_remembered_refresh_token_is_still_no_access_token(client: FlaskClient, mint: Minter) -> None:
+    token = mint(standard_claims(type="refresh", sid="s-1"), headers={"typ": "refresh+jwt"})
+    assert_invalid_token(get(client, token))
+    assert_invalid_token(get(client, token))
