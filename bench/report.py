@@ -46,6 +46,16 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         ("logout to refusal at users and orders, worst p99 (ms)", revocation_ms, REVOCATION_MS_MAX, "max"),
         ("requests accepted after logout returned", revocation["accepted_after_logout"], 0, "max"),
     ]
+    composed = results.get("compose")
+    if composed:
+        rows.append(
+            (
+                "compose: requests accepted after logout returned",
+                composed["revocation"]["accepted_after_logout"],
+                0,
+                "max",
+            )
+        )
     out = []
     for name, value, bound, kind in rows:
         met = value >= bound if kind == "min" else value <= bound
@@ -105,6 +115,16 @@ def print_table(results: dict[str, Any]) -> None:
         table.add_row(name, f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}", str(row["samples"]))
     starts = ", ".join(f"{s:.1f}" for s in results["cold_start_seconds"])
     table.add_row("cold start to ready (s)", starts, "", str(len(results["cold_start_seconds"])))
+    composed = results.get("compose")
+    if composed:
+        for name, row in {
+            "compose: login": composed["login"],
+            "compose: refresh": composed["refresh"],
+            "compose: logout seen by users": composed["revocation"]["users"],
+            "compose: logout seen by orders": composed["revocation"]["orders"],
+        }.items():
+            table.add_row(name, f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}", str(row["samples"]))
+        table.add_row("compose: up --build --wait (s)", f"{composed['cold_start_seconds']:.1f}", "", "1")
     console.print(table)
 
     table = Table(title="targets")

@@ -160,6 +160,34 @@ def load_rounds(pairs: dict[str, Pair], token: str, *, rounds: int, seconds: flo
     return out
 
 
+class _Scratch:
+    """What the e2e suite's compose_stack uses of pytest's tmp_path_factory."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def mktemp(self, name: str) -> Path:
+        return Path(tempfile.mkdtemp(prefix=name, dir=self.root))
+
+
+def measure_compose(scratch: Path, *, quick: bool) -> dict[str, Any]:
+    """The composed stack, as the e2e suite runs it: time to healthy, then the token flows."""
+    from tests.e2e.conftest import compose_stack
+
+    start = time.perf_counter()
+    with compose_stack(_Scratch(scratch)) as stack:  # type: ignore[arg-type]
+        seconds = time.perf_counter() - start
+        report.say(f"composed stack healthy in {seconds:.1f}s; token flows")
+        client = flows.Flows(stack.auth, stack.users, stack.orders)
+        username = client.new_user()
+        return {
+            "cold_start_seconds": seconds,
+            "login": asdict(client.login_latency(username, 10 if quick else 30)),
+            "refresh": asdict(client.refresh_latency(username, 30 if quick else 100)),
+            "revocation": asdict(client.revocation_propagation(username, 10 if quick else 40)),
+        }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results", help="folder for the results")
@@ -169,6 +197,9 @@ def main() -> int:
     parser.add_argument("--cold-starts", type=int, default=3, help="stack starts to time")
     parser.add_argument("--quick", action="store_true", help="a short smoke run (figures are rough)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--compose", action="store_true", help="also time the composed stack's start and token flows (needs Docker)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.seconds, args.cold_starts = 2, 2, 1
@@ -207,6 +238,7 @@ def main() -> int:
             login = client.login_latency(username, 10 if args.quick else 30)
             refresh = client.refresh_latency(username, 30 if args.quick else 100)
             revocation = client.revocation_propagation(username, 10 if args.quick else 40)
+        composed = measure_compose(Path(scratch), quick=args.quick) if args.compose else None
 
     results = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -226,6 +258,7 @@ def main() -> int:
         "refresh": asdict(refresh),
         "revocation": asdict(revocation),
         "cold_start_seconds": cold_starts,
+        "compose": composed,
     }
     results["targets"] = report.targets(results)
     args.results.mkdir(parents=True, exist_ok=True)
