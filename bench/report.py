@@ -93,6 +93,7 @@ def print_table(results: dict[str, Any]) -> None:
     columns = {
         "verifier, new token": "verifier_us",
         "verifier, same token again": "verifier_repeat_us",
+        "FJE verify_jwt_in_request": "flask_jwt_extended_us",
         "bare PyJWT decode": "bare_decode_us",
         "Redis round trip": "redis_round_trip_us",
         "floor (decode, then RTT)": "floor_us",
