@@ -111,6 +111,7 @@ def print_table(results: dict[str, Any]) -> None:
         "refresh": results["refresh"],
         "logout seen by users": results["revocation"]["users"],
         "logout seen by orders": results["revocation"]["orders"],
+        "refused request again (probe floor)": results["revocation"]["probe_floor"],
     }
     for name, row in rows.items():
         table.add_row(name, f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}", str(row["samples"]))
@@ -123,6 +124,7 @@ def print_table(results: dict[str, Any]) -> None:
             "compose: refresh": composed["refresh"],
             "compose: logout seen by users": composed["revocation"]["users"],
             "compose: logout seen by orders": composed["revocation"]["orders"],
+            "compose: probe floor": composed["revocation"]["probe_floor"],
         }.items():
             table.add_row(name, f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}", str(row["samples"]))
         table.add_row("compose: up --build --wait (s)", f"{composed['cold_start_seconds']:.1f}", "", "1")

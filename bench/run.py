@@ -184,7 +184,7 @@ def measure_compose(scratch: Path, *, quick: bool) -> dict[str, Any]:
             "cold_start_seconds": seconds,
             "login": asdict(client.login_latency(username, 10 if quick else 30)),
             "refresh": asdict(client.refresh_latency(username, 30 if quick else 100)),
-            "revocation": asdict(client.revocation_propagation(username, 10 if quick else 40)),
+            "revocation": asdict(client.revocation_propagation(username, 10 if quick else 80)),
         }
 
 
@@ -239,7 +239,7 @@ def main() -> int:
             report.say("token flows")
             login = client.login_latency(username, 10 if args.quick else 30)
             refresh = client.refresh_latency(username, 30 if args.quick else 100)
-            revocation = client.revocation_propagation(username, 10 if args.quick else 40)
+            revocation = client.revocation_propagation(username, 10 if args.quick else 80)
         composed = measure_compose(Path(scratch), quick=args.quick) if args.compose else None
 
     results = {
