@@ -38,24 +38,37 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             "min",
         ),
         (
-            "verifier / (bare PyJWT decode + Redis round trip)",
+            "verifier on a new token / (bare PyJWT decode, then one Redis round trip)",
             results["verifier"]["ratio_to_floor"],
             VERIFIER_RATIO_MAX,
             "max",
         ),
-        ("logout to refusal at users and orders, worst p99 (ms)", revocation_ms, REVOCATION_MS_MAX, "max"),
-        ("requests accepted after logout returned", revocation["accepted_after_logout"], 0, "max"),
+        ("requests sent after logout returned and still accepted", revocation["accepted_after_logout"], 0, "max"),
+        (
+            "logout returned → refusal received, worst p99 of users and orders (ms; includes the refused"
+            " request's own round trip)",
+            revocation_ms,
+            REVOCATION_MS_MAX,
+            "max",
+        ),
     ]
     composed = results.get("compose")
     if composed:
-        rows.append(
+        revoked = composed["revocation"]
+        rows += [
             (
-                "compose: requests accepted after logout returned",
-                composed["revocation"]["accepted_after_logout"],
+                "compose: requests sent after logout returned and still accepted",
+                revoked["accepted_after_logout"],
                 0,
                 "max",
-            )
-        )
+            ),
+            (
+                "compose: logout returned → refusal received, worst p99 (ms)",
+                max(revoked["users"]["p99_ms"], revoked["orders"]["p99_ms"]),
+                REVOCATION_MS_MAX,
+                "max",
+            ),
+        ]
     out = []
     for name, value, bound, kind in rows:
         met = value >= bound if kind == "min" else value <= bound
@@ -66,9 +79,38 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "target": f"{'>=' if kind == 'min' else '<='} {bound}",
                 "met": met,
                 "missed_by": 0 if met else abs(value - bound),
+                "why": "" if met else _why_missed(name, results),
             }
         )
     return out
+
+
+def _why_missed(name: str, results: dict[str, Any]) -> str:
+    """What the measurements themselves say about a miss."""
+    if "users_service" in name:
+        cpu = {pair: results["http"][pair]["summary"] for pair in ("users_service", "auth_cost_app")}
+        extra = (
+            cpu["users_service"]["authenticated"]["cpu_us_per_request"]
+            - cpu["users_service"]["plain"]["cpu_us_per_request"]
+        )
+        auth = (
+            cpu["auth_cost_app"]["authenticated"]["cpu_us_per_request"]
+            - cpu["auth_cost_app"]["plain"]["cpu_us_per_request"]
+        )
+        return (
+            f"/users/me costs {extra:.0f} µs of worker CPU more than /healthz; authentication alone costs"
+            f" {auth:.0f} (auth_cost_app): the rest is the database read and the profile it returns"
+        )
+    if "refusal" in name:
+        revocation = results["compose"]["revocation"] if name.startswith("compose") else results["revocation"]
+        trials = revocation["users"]["samples"] + revocation["orders"]["samples"]
+        floor = revocation["probe_floor"]
+        return (
+            f"an upper bound that includes the refused request's own round trip (the same request sent again at"
+            f" once: p50 {floor['p50_ms']:.1f}, p99 {floor['p99_ms']:.1f} ms); in all {trials} trials the first"
+            " request sent after logout returned was already refused"
+        )
+    return ""
 
 
 def print_table(results: dict[str, Any]) -> None:
@@ -131,11 +173,11 @@ def print_table(results: dict[str, Any]) -> None:
     console.print(table)
 
     table = Table(title="targets")
-    for column in ("target", "measured", "bound", "met"):
+    for column in ("target", "measured", "bound", "met", "why missed"):
         table.add_column(column)
     for target in results["targets"]:
         verdict = "[green]yes[/green]" if target["met"] else f"[red]no, missed by {target['missed_by']:.3g}[/red]"
-        table.add_row(target["name"], f"{target['value']:.3g}", target["target"], verdict)
+        table.add_row(target["name"], f"{target['value']:.3g}", target["target"], verdict, target["why"])
     console.print(table)
 
 

@@ -170,7 +170,7 @@ class RevocationCache:
             raise ValueError(f"unexpected reply on the invalidation channel: {kind!r}")
 
     def _lose_subscription(self, now: float, error: Exception) -> None:
-        log.warning("revocation cache: subscription lost, checking Redis directly: %s", error)
+        log.warning("revocation cache: no subscription, checking Redis directly: %s", error)
         if self._connection is not None:
             self._connection.disconnect()
         self._connection = None

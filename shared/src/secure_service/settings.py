@@ -111,7 +111,7 @@ class VerifierSettings:
     #: Revocation keys remembered per worker (revocation_cache.py); 0 checks Redis every time.
     revocation_cache_entries: int = 50_000
     #: Fully verified tokens remembered per worker (verify.VerifiedTokens); 0 verifies every time.
-    verified_token_cache_entries: int = 10_000
+    verified_token_cache_entries: int = 5_000
 
     @classmethod
     def load(cls, source: Source, service_name: str) -> VerifierSettings:
@@ -143,5 +143,5 @@ class VerifierSettings:
             jwks_timeout_seconds=float(source.integer("JWKS_TIMEOUT_SECONDS", 3, 1, 30)),
             hs256_secret=hs256_secret if "HS256" in algorithms else None,
             revocation_cache_entries=source.integer("REVOCATION_CACHE_ENTRIES", 50_000, 0, 1_000_000),
-            verified_token_cache_entries=source.integer("VERIFIED_TOKEN_CACHE_ENTRIES", 10_000, 0, 1_000_000),
+            verified_token_cache_entries=source.integer("VERIFIED_TOKEN_CACHE_ENTRIES", 5_000, 0, 1_000_000),
         )

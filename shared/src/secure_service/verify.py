@@ -5,7 +5,8 @@ chosen by ``kid`` from the cached JWKS and pinned to its algorithm, one PyJWT de
 checks the signature, ``exp``, ``nbf``, ``iat``, ``iss`` and ``aud``, then ``typ``, the
 token kind and the claim types are checked and Redis is asked whether it was revoked.
 Failures become this package's ``AuthError`` family, so every service answers with the
-same 401/403/503.
+same 401/403/503. Each worker remembers the tokens it verified in full
+(:class:`VerifiedTokens`) and Redis's revocation answers (revocation_cache.py).
 
 Flask-JWT-Extended stays the integration layer: auth_service mints tokens with it, and
 its ``decode_token`` and ``jwt_required`` run through the same callbacks (key choice,
