@@ -60,6 +60,9 @@ PING_INTERVAL_SECONDS = 0.007
 RESUBSCRIBE_DELAY_SECONDS = 1.0
 
 Value = str | None
+#: Anything that puts the subscription in doubt, a malformed message included (anyone who
+#: can publish on the channel could send one): memory is cleared and Redis asked directly.
+_SUBSCRIPTION_ERRORS = (redis.RedisError, OSError, ValueError, TypeError)
 
 
 def subscription_connection(client: redis.Redis) -> Connection:
@@ -132,10 +135,13 @@ class RevocationCache:
         try:
             while self._connection.can_read(timeout=0):
                 self._apply(self._connection.read_response(push_request=True))
+            if self._ping_sent_at is not None and now - self._ping_sent_at > RESUBSCRIBE_DELAY_SECONDS:
+                # A connection that went silent without closing: start a new one.
+                raise redis.ConnectionError("no PONG on the invalidation channel")
             if self._ping_sent_at is None and now - (self._confirmed_at or 0.0) >= PING_INTERVAL_SECONDS:
                 self._connection.send_command("PING")
                 self._ping_sent_at = now
-        except (redis.RedisError, OSError, ValueError) as e:
+        except _SUBSCRIPTION_ERRORS as e:
             self._lose_subscription(now, e)
             return False
         return self._confirmed_at is not None and now - self._confirmed_at < MAX_STALENESS_SECONDS
@@ -150,7 +156,7 @@ class RevocationCache:
             self._ping_sent_at = now  # the confirmation answers like a PONG
             self._connection = connection
             self._apply(connection.read_response(push_request=True))
-        except (redis.RedisError, OSError, ValueError) as e:
+        except _SUBSCRIPTION_ERRORS as e:
             self._lose_subscription(now, e)
             connection.disconnect()
             return False

@@ -139,6 +139,33 @@ def test_memory_is_not_trusted_without_a_recent_confirmation(redis_url: str) -> 
     assert cache.lookup(["k"])[0] == [None]
 
 
+def test_a_malformed_invalidation_clears_memory_instead_of_failing(redis_url: str, redis_conn: redis.Redis) -> None:
+    cache = cache_for(redis_url, clock=ManualClock())
+    _, generation = cache.lookup(["k"])
+    cache.remember(["k"], [None], generation)
+    redis_conn.publish(cache_module.INVALIDATION_CHANNEL, "5")  # not a list of key names
+    time.sleep(0.05)
+    assert cache.lookup(["k"])[0] is None
+
+
+def test_a_subscription_that_stops_answering_is_replaced(redis_url: str) -> None:
+    clock = ManualClock()
+    cache = cache_for(redis_url, clock=clock)
+    _, generation = cache.lookup(["k"])
+    cache.remember(["k"], [None], generation)
+    silent = cache._connection
+    silent.can_read = lambda timeout=0: False  # the network goes quiet; nothing closes
+    clock.now += MAX_STALENESS_SECONDS * 2
+    assert cache.lookup(["k"])[0] is None  # not confirmed lately; a PING goes out
+    clock.now += cache_module.RESUBSCRIBE_DELAY_SECONDS * 2
+    assert cache.lookup(["k"])[0] is None  # no PONG for too long: that connection is dropped
+    clock.now += cache_module.RESUBSCRIBE_DELAY_SECONDS * 2
+    _, generation = cache.lookup(["k"])  # a new subscription
+    cache.remember(["k"], [None], generation)
+    assert cache.lookup(["k"])[0] == [None]
+    assert cache._connection is not silent
+
+
 def test_a_read_that_raced_an_invalidation_is_not_kept(redis_url: str, redis_conn: redis.Redis) -> None:
     cache = cache_for(redis_url, clock=ManualClock())  # time stands still: memory stays trusted
     _, generation = cache.lookup(["k"])
