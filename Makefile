@@ -17,7 +17,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt shared/pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
-	@scripts/ensure-packages.sh redis-server wrk
+	@scripts/ensure-packages.sh redis-server
 
 ## With Docker: build and start the composed stack on 127.0.0.1:8001-8003, wait until healthy.
 up: .env
@@ -39,6 +39,7 @@ dev: install
 
 ## Lint, unit tests and the end-to-end suite, in one pytest run.
 test: lint
+	@scripts/ensure-packages.sh wrk
 	@echo "end-to-end backends: $(E2E_BACKEND)"
 	E2E_BACKEND=$(E2E_BACKEND) $(BIN)/python -m pytest tests/unit tests/e2e
 
@@ -46,6 +47,7 @@ test-unit: install
 	$(BIN)/python -m pytest tests/unit
 
 test-e2e: install
+	@scripts/ensure-packages.sh wrk
 	E2E_BACKEND=$(E2E_BACKEND) $(BIN)/python -m pytest tests/e2e
 
 lint: install
@@ -82,4 +84,5 @@ walkthrough: install
 ## for a short smoke run; WEB_CONCURRENCY / GUNICORN_THREADS choose the gunicorn workers.
 BENCH_ARGS ?=
 bench: install
+	@scripts/ensure-packages.sh wrk
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

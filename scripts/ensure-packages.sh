@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure each named command exists, installing Debian's package of the same name when
-# we are root: redis-server (the local stack and the tests start real Redis) and wrk
-# (make bench's load generator).
+# we are root: redis-server (the local stack and the tests start real Redis), wrk
+# (make bench's load generator, also run by the tests).
 set -euo pipefail
 missing=()
 for command in "$@"; do
