@@ -211,9 +211,10 @@ class LocalProcesses:
 
 
 @contextmanager
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def local_stack(scratch: Path) -> Iterator[Stack]:
+    """The local processes, with ``scratch`` (an empty directory) as their data directory."""
     keys = Secrets.generate()
-    processes = LocalProcesses(tmp_path_factory.mktemp("stack"), keys)
+    processes = LocalProcesses(scratch, keys)
     try:
         processes.start()
         yield Stack(
@@ -235,12 +236,13 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @contextmanager
-def compose_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def compose_stack(scratch: Path) -> Iterator[Stack]:
+    """The composed stack; its env file goes into ``scratch``."""
     from testcontainers.compose import DockerCompose
 
     keys = Secrets.generate()
     ports = {name: free_port() for name in ("auth", "users", "orders")}
-    env_file = tmp_path_factory.mktemp("compose") / "e2e.env"
+    env_file = scratch / "e2e.env"
     settings = {
         "COMPOSE_PROJECT_NAME": f"jwt-stack-e2e-{secrets.token_hex(3)}",
         "AUTH_PORT": ports["auth"],
@@ -315,7 +317,7 @@ def chosen_backends() -> list[str]:
 @pytest.fixture(scope="session", params=chosen_backends())
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     backend = local_stack if request.param == "local" else compose_stack
-    with backend(tmp_path_factory) as running:
+    with backend(tmp_path_factory.mktemp(request.param)) as running:
         yield running
 
 
