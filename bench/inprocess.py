@@ -22,7 +22,7 @@ from flask_jwt_extended import verify_jwt_in_request
 
 from secure_service import Verifier, verifier_state
 from secure_service.revocation import redis_client
-from secure_service.settings import VerifierSettings
+from secure_service.settings import Source, VerifierSettings
 from secure_service.verify import bearer_token
 
 Timed = Callable[[], object]
@@ -67,17 +67,9 @@ def measure(
     token: str, *, audience: str, issuer: str, jwks_url: str, redis_url: str, rounds: int, calls: int
 ) -> InProcessResult:
     """Time ``authenticate()`` on ``token`` and its floor, interleaved."""
-    cached = VerifierSettings(
-        service_name=audience,
-        issuer=issuer,
-        jwks_url=jwks_url,
-        redis_url=redis_url,
-        algorithms=("RS256",),
-        leeway_seconds=30,
-        jwks_cooldown_seconds=10,
-        jwks_max_age_seconds=300,
-        jwks_timeout_seconds=3.0,
-        hs256_secret=None,
+    # The services' own defaults, read the way they read them.
+    cached = VerifierSettings.load(
+        Source({"JWT_ISSUER": issuer, "JWKS_URL": jwks_url, "REDIS_URL": redis_url}), audience
     )
     uncached = replace(cached, verified_token_cache_entries=0, revocation_cache_entries=0)
     apps, states = {}, {}
@@ -97,7 +89,9 @@ def measure(
     verifier_of(states["cold"])()  # fails loudly here, not as a fast error path in the timings
 
     def bare_decode() -> object:
-        return jwt.decode(token, key.key, algorithms=["RS256"], audience=audience, issuer=issuer, leeway=30)
+        return jwt.decode(
+            token, key.key, algorithms=[key.algorithm], audience=audience, issuer=issuer, leeway=cached.leeway_seconds
+        )
 
     def redis_round_trip() -> object:
         return redis.exists("revoked:jti:bench")

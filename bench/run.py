@@ -45,9 +45,6 @@ from tests.support import free_port  # noqa: E402
 #: A process group leader, a plain endpoint and an authenticated endpoint of one service.
 Pair = tuple[int, str, str]
 
-#: Production defaults, except the gunicorn worker settings, which the caller may set.
-STACK_SETTINGS = {name: os.environ[name] for name in ("WEB_CONCURRENCY", "GUNICORN_THREADS") if name in os.environ}
-
 
 def process_cpu_seconds(group_leader: int) -> float:
     """User+system CPU of every process in a process group (a gunicorn master and its workers)."""
@@ -70,7 +67,9 @@ def process_cpu_seconds(group_leader: int) -> float:
 def started_stack(data: Path) -> Iterator[tuple[LocalProcesses, float]]:
     """A running stack and how many seconds it took from launch to every /readyz answering."""
     data.mkdir(parents=True)
-    processes = LocalProcesses(data, Secrets.generate(), settings=STACK_SETTINGS)
+    # Production defaults: none of the e2e suite's test settings. The caller's environment
+    # (WEB_CONCURRENCY, GUNICORN_THREADS, the cache sizes…) reaches every process.
+    processes = LocalProcesses(data, Secrets.generate(), settings={})
     start = time.perf_counter()
     processes.start()
     try:
@@ -86,7 +85,6 @@ def auth_cost_app(processes: LocalProcesses) -> Iterator[tuple[str, int]]:
     auth = processes.url("auth")
     env = {
         **os.environ,
-        **STACK_SETTINGS,
         "PORT": str(port),
         "REDIS_URL": f"redis://127.0.0.1:{processes.ports['redis']}/0",
         "JWT_ISSUER": auth,
