@@ -149,16 +149,14 @@ class RevocationCache:
     def _subscribe(self, now: float) -> bool:
         if now < self._retry_at:
             return False
-        connection = self._connect()
+        self._connection = self._connect()
         try:
-            connection.connect()
-            connection.send_command("SUBSCRIBE", INVALIDATION_CHANNEL)
+            self._connection.connect()
+            self._connection.send_command("SUBSCRIBE", INVALIDATION_CHANNEL)
             self._ping_sent_at = now  # the confirmation answers like a PONG
-            self._connection = connection
-            self._apply(connection.read_response(push_request=True))
+            self._apply(self._connection.read_response(push_request=True))
         except _SUBSCRIPTION_ERRORS as e:
-            self._lose_subscription(now, e)
-            connection.disconnect()
+            self._lose_subscription(now, e)  # disconnects it
             return False
         return self._confirmed_at is not None
 
