@@ -28,14 +28,18 @@ from redis.retry import Retry
 
 from .errors import RevocationUnavailable
 from .revocation_cache import INVALIDATION_CHANNEL, RevocationCache, subscription_connection
+from .settings import MAX_LEEWAY_SECONDS
 
 # Redis must answer quickly or the request fails closed; one retry covers a connection
 # that went stale while Redis restarted.
 SOCKET_TIMEOUT_SECONDS = 1.0
 
-# KEYS: family, revoked session, user not-before. ARGV: presented jti, new jti, ttl,
-# presented iat, invalidation channel. Checking the user's not-before here, atomically with the swap, means a
-# logout-all that lands while a refresh is in flight always wins.
+# KEYS: family, revoked session, user not-before. ARGV: presented jti, new jti, family ttl,
+# presented iat, invalidation channel, revocation retention. Checking the user's not-before
+# here, atomically with the swap, means a logout-all that lands while a refresh is in flight
+# always wins. On reuse the session revocation is kept for the full retention, not for the
+# presented token's remaining life: access tokens minted at the last rotation may outlive
+# that, and must stay refused.
 _ROTATE_SCRIPT = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'revoked', ''} end
 local not_before = redis.call('GET', KEYS[3]) or ''
@@ -43,13 +47,24 @@ if not_before ~= '' and tonumber(ARGV[4]) < tonumber(not_before) then return {'r
 local current = redis.call('GET', KEYS[1])
 if not current then return {'unknown', ''} end
 if current ~= ARGV[1] then
-  redis.call('SET', KEYS[2], '1', 'EX', ARGV[3])
+  redis.call('SET', KEYS[2], '1', 'EX', ARGV[6])
   redis.call('PUBLISH', ARGV[5], cjson.encode({KEYS[2]}))
   redis.call('DEL', KEYS[1])
   return {'reused', ''}
 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return {'rotated', not_before}
+"""
+
+# KEYS: user not-before. ARGV: the next whole second, retention, invalidation channel.
+# Strictly increasing per call: two logout-alls in the same second each revoke what was
+# issued before them, and a host whose clock is behind can never lower a not-before.
+_REVOKE_USER_SCRIPT = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local not_before = math.max(current + 1, tonumber(ARGV[1]))
+redis.call('SET', KEYS[1], string.format('%d', not_before), 'EX', ARGV[2])
+redis.call('PUBLISH', ARGV[3], cjson.encode({KEYS[1]}))
+return not_before
 """
 
 
@@ -115,10 +130,11 @@ class RevocationStore:
     def __init__(self, client: redis.Redis, *, max_token_lifetime_seconds: int, cache: RevocationCache | None = None):
         self._redis = client
         self._cache = cache
-        # How long a session or user revocation must be remembered: the longest any
-        # token (a refresh token) can live.
-        self._retention = max_token_lifetime_seconds
+        # How long a session or user revocation must be remembered: the longest any token
+        # (a refresh token) can live, plus the leeway a verifier grants past its exp.
+        self._retention = max_token_lifetime_seconds + MAX_LEEWAY_SECONDS
         self._rotate = client.register_script(_ROTATE_SCRIPT)
+        self._revoke_user = client.register_script(_REVOKE_USER_SCRIPT)
 
     # --- checks (every verifier) -------------------------------------------------------
 
@@ -180,17 +196,16 @@ class RevocationStore:
         ``iat`` has whole-second precision, so the not-before is the next whole second and
         tokens issued from now on carry ``iat`` of at least that second (see
         :meth:`issued_at_for`): a login right after logout-all works, every earlier token
-        does not.
+        does not. Each call moves the not-before strictly forward (see the script).
         """
-        not_before = math.floor(now if now is not None else time.time()) + 1
+        next_second = math.floor(now if now is not None else time.time()) + 1
         try:
-            with self._redis.pipeline(transaction=True) as pipe:
-                pipe.set(_not_before_key(sub), str(not_before), ex=self._retention)
-                _publish_invalidation(pipe, [_not_before_key(sub)])
-                pipe.execute()
+            not_before = self._revoke_user(
+                keys=[_not_before_key(sub)], args=[next_second, self._retention, INVALIDATION_CHANNEL]
+            )
         except redis.RedisError as e:
             raise RevocationUnavailable() from e
-        return not_before
+        return int(not_before)
 
     def issued_at_for(self, sub: str, now: float) -> int:
         """The ``iat`` for a new token of ``sub``: now, but never before its not-before."""
@@ -212,7 +227,7 @@ class RevocationStore:
         try:
             status, not_before = self._rotate(
                 keys=[_family_key(claims["sid"]), _sid_key(claims["sid"]), _not_before_key(claims["sub"])],
-                args=[claims["jti"], new_jti, max(1, ttl_seconds), claims["iat"], INVALIDATION_CHANNEL],
+                args=[claims["jti"], new_jti, max(1, ttl_seconds), claims["iat"], INVALIDATION_CHANNEL, self._retention],
             )
         except redis.RedisError as e:
             raise RevocationUnavailable() from e
