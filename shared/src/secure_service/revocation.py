@@ -227,7 +227,14 @@ class RevocationStore:
         try:
             status, not_before = self._rotate(
                 keys=[_family_key(claims["sid"]), _sid_key(claims["sid"]), _not_before_key(claims["sub"])],
-                args=[claims["jti"], new_jti, max(1, ttl_seconds), claims["iat"], INVALIDATION_CHANNEL, self._retention],
+                args=[
+                    claims["jti"],
+                    new_jti,
+                    max(1, ttl_seconds),
+                    claims["iat"],
+                    INVALIDATION_CHANNEL,
+                    self._retention,
+                ],
             )
         except redis.RedisError as e:
             raise RevocationUnavailable() from e
