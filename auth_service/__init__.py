@@ -23,7 +23,9 @@ from .users_client import UsersClient
 def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     """Build auth_service; ``config`` overrides environment variables of the same name."""
     settings = AuthSettings.load(config)
-    app = create_service_app(__name__, SERVICE_NAME, title="auth_service", log_level=settings.log_level)
+    app = create_service_app(
+        __name__, SERVICE_NAME, title="auth_service", log_level=settings.log_level, proxy_hops=settings.proxy_hops
+    )
 
     public_jwks: Callable[[], dict[str, Any]]
     signing_key: Callable[[], tuple[str, Any]]

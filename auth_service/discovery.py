@@ -22,18 +22,19 @@ def jwks() -> tuple[dict[str, Any], int, dict[str, str]]:
 
 @bp.get("/openid-configuration")
 def openid_configuration() -> dict[str, Any]:
-    """Issuer metadata (RFC 8414 fields): where the keys and the token endpoint are."""
+    """Issuer metadata (RFC 8414 fields): where the keys and the token endpoint are.
+
+    Only what works is listed: the token endpoint grants client credentials (refresh has
+    its own endpoint), authenticated by client_secret_post. There is no authorization
+    endpoint and no ID token, so no response types and no ID-token algorithms.
+    """
     settings: AuthSettings = current_app.extensions["auth_service.settings"]
     issuer = settings.verifier.issuer.rstrip("/")
     return {
         "issuer": settings.verifier.issuer,
         "jwks_uri": f"{issuer}/.well-known/jwks.json",
         "token_endpoint": f"{issuer}/auth/token",
-        "grant_types_supported": ["client_credentials", "refresh_token"],
+        "grant_types_supported": ["client_credentials"],
         "token_endpoint_auth_methods_supported": ["client_secret_post"],
-        "response_types_supported": ["token"],
-        "subject_types_supported": ["public"],
         "scopes_supported": list(USER_SCOPES),
-        "id_token_signing_alg_values_supported": [settings.signing_algorithm],
-        "token_endpoint_auth_signing_alg_values_supported": [settings.signing_algorithm],
     }

@@ -8,27 +8,37 @@ Retry-After; the moving window lets the lock expire by itself once the failures 
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import Flask, request
 from flask.wrappers import Response
 from flask_limiter import Limiter, RequestLimit
-from flask_limiter.util import get_remote_address
 
 from secure_service import audit, metrics
+from secure_service.rate_limits import client_address, init_rate_limiter
 
 from .settings import AuthSettings
 
 MESSAGE = "Too many failed logins; retry after the delay in the Retry-After header."
 
 
+def username_digest(username: str) -> str:
+    """How a login's username appears in counters and logs: a short hash, never the text.
+
+    People type their password into the username field; the case-folded hash still
+    groups "Alice" and "alice" (users_service folds the same way) without keeping it.
+    """
+    return hashlib.sha256(username.casefold().encode()).hexdigest()[:16]
+
+
 def _username_key() -> str:
     body = request.get_json(silent=True)
     username = body.get("username") if isinstance(body, dict) else None
-    # The same case-folding as users_service, so "Alice" and "alice" share one counter.
-    return "login-username:" + (username.casefold()[:64] if isinstance(username, str) else "")
+    return "login-username:" + username_digest(username[:64] if isinstance(username, str) else "")
 
 
 def _address_key() -> str:
-    return "login-address:" + (get_remote_address() or "unknown")
+    return "login-address:" + client_address()
 
 
 def _failed(response: Response) -> bool:
@@ -37,21 +47,12 @@ def _failed(response: Response) -> bool:
 
 def _breached(limit: RequestLimit) -> None:
     metrics.LOGIN_FAILURES.labels(metrics.service(), "rate_limited").inc()
-    audit("login_rate_limited", limit=str(limit.limit), username=_username_key().removeprefix("login-username:"))
+    audit("login_rate_limited", limit=str(limit.limit), username_hash=_username_key().removeprefix("login-username:"))
 
 
 def init_login_limits(app: Flask, settings: AuthSettings, endpoint: str) -> Limiter:
     """Wrap ``endpoint`` of ``app`` with the per-username and per-address failure limits."""
-    limiter = Limiter(
-        key_func=get_remote_address,
-        app=app,
-        storage_uri=settings.verifier.redis_url,
-        storage_options={"socket_timeout": 1, "socket_connect_timeout": 1},
-        strategy="moving-window",
-        headers_enabled=True,
-        key_prefix="ratelimit",
-        on_breach=_breached,
-    )
+    limiter = init_rate_limiter(app, settings.verifier.redis_url, "login", on_breach=_breached)
     view = app.view_functions[endpoint]
     view = limiter.limit(
         settings.login_limit_per_username, key_func=_username_key, deduct_when=_failed, error_message=MESSAGE

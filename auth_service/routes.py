@@ -10,6 +10,7 @@ from typing import Any
 import jwt
 from apiflask import APIBlueprint
 from flask import current_app
+from flask.wrappers import Response
 from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 
@@ -29,6 +30,7 @@ from secure_service import (
 )
 
 from . import schemas
+from .login_limits import username_digest
 from .settings import AuthSettings, ServiceClient
 from .tokens import TokenIssuer
 from .users_client import UsersClient
@@ -46,6 +48,14 @@ class InvalidScope(ServiceError):
     status_code = 400
     code = "invalid_scope"
     default_message = "The requested scope is not allowed for this client."
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    """Token responses must not be cached by the client or anything between (RFC 6749 §5.1)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
 
 
 def _settings() -> AuthSettings:
@@ -70,7 +80,7 @@ def login(body: dict[str, Any]) -> dict[str, Any]:
     if user is None or not user.active:
         # One answer for an unknown user, a wrong password and a disabled account.
         metrics.LOGIN_FAILURES.labels(metrics.service(), "invalid_credentials").inc()
-        audit("login_failed", username=body["username"], reason="invalid_credentials")
+        audit("login_failed", username_hash=username_digest(body["username"]), reason="invalid_credentials")
         raise InvalidCredentials()
     pair = _issuer().new_session(user)
     audit("login_succeeded", sub=user.id)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import limits
-
 from secure_service import SettingsError, Source, VerifierSettings
+from secure_service.rate_limits import rate_limit_setting
+from secure_service.service_app import trusted_proxy_hops
 from secure_service.settings import MIN_HMAC_SECRET_BYTES, check_secret
 
 SERVICE_NAME = "auth_service"
@@ -49,6 +49,7 @@ class AuthSettings:
     login_limit_per_address: str
     key_activation_delay_seconds: int
     log_level: str
+    proxy_hops: int
 
     @classmethod
     def load(cls, config: Mapping[str, Any] | None = None) -> AuthSettings:
@@ -83,23 +84,14 @@ class AuthSettings:
             public_client_id=source.string("PUBLIC_CLIENT_ID", "web-app"),
             clients=_parse_clients(source.optional("SERVICE_CLIENTS")),
             peer_timeout_seconds=float(source.integer("PEER_TIMEOUT_SECONDS", 3, 1, 30)),
-            login_limit_per_username=_rate_limit(source, "LOGIN_LIMIT_PER_USERNAME", "5 per 15 minutes"),
-            login_limit_per_address=_rate_limit(source, "LOGIN_LIMIT_PER_ADDRESS", "30 per 15 minutes"),
+            login_limit_per_username=rate_limit_setting(source, "LOGIN_LIMIT_PER_USERNAME", "5 per 15 minutes"),
+            login_limit_per_address=rate_limit_setting(source, "LOGIN_LIMIT_PER_ADDRESS", "30 per 15 minutes"),
             # A rotated key is published this long before it signs, so every verifier can
             # learn it first.
             key_activation_delay_seconds=activation_delay,
             log_level=source.string("LOG_LEVEL", "INFO").upper(),
+            proxy_hops=trusted_proxy_hops(source),
         )
-
-
-def _rate_limit(source: Source, name: str, default: str) -> str:
-    """A Flask-Limiter limit such as "5 per 15 minutes", checked here rather than at the first login."""
-    value = source.string(name, default)
-    try:
-        limits.parse_many(value)
-    except ValueError as e:
-        raise SettingsError(f"{name} is not a rate limit like '5 per 15 minutes': {value!r}") from e
-    return value
 
 
 def _parse_clients(raw: str | None) -> dict[str, ServiceClient]:

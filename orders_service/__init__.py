@@ -19,7 +19,9 @@ from .users_client import UsersClient
 def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     """Build orders_service; ``config`` overrides environment variables of the same name."""
     settings = OrdersSettings.load(config)
-    app = create_service_app(__name__, SERVICE_NAME, title="orders_service", log_level=settings.log_level)
+    app = create_service_app(
+        __name__, SERVICE_NAME, title="orders_service", log_level=settings.log_level, proxy_hops=settings.proxy_hops
+    )
     Verifier(app, settings.verifier)
     init_database(app, db, settings.database_url)
     app.extensions["orders_service.users"] = UsersClient(settings.users_service_url, settings.peer_timeout_seconds)

@@ -8,6 +8,7 @@ from typing import Any
 
 from secure_service import Source, VerifierSettings
 from secure_service.database import default_sqlite_url
+from secure_service.service_app import trusted_proxy_hops
 
 SERVICE_NAME = "orders_service"
 
@@ -19,6 +20,7 @@ class OrdersSettings:
     users_service_url: str
     peer_timeout_seconds: float
     log_level: str
+    proxy_hops: int
 
     @classmethod
     def load(cls, config: Mapping[str, Any] | None = None) -> OrdersSettings:
@@ -29,4 +31,5 @@ class OrdersSettings:
             users_service_url=source.string("USERS_SERVICE_URL", "http://127.0.0.1:8002"),
             peer_timeout_seconds=float(source.integer("PEER_TIMEOUT_SECONDS", 3, 1, 30)),
             log_level=source.string("LOG_LEVEL", "INFO").upper(),
+            proxy_hops=trusted_proxy_hops(source),
         )

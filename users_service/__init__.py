@@ -12,10 +12,11 @@ from sqlalchemy.exc import IntegrityError
 
 from secure_service import Verifier, create_service_app, health_blueprint, verifier_state
 from secure_service.database import database_ready, init_database
+from secure_service.rate_limits import init_rate_limiter
 
 from . import internal, routes
 from .models import User, db, username_key
-from .passwords import hash_password
+from .passwords import HashingSlots, hash_password
 from .settings import SERVICE_NAME, UsersSettings
 
 log = logging.getLogger(__name__)
@@ -24,14 +25,22 @@ log = logging.getLogger(__name__)
 def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     """Build users_service; ``config`` overrides environment variables of the same name."""
     settings = UsersSettings.load(config)
-    app = create_service_app(__name__, SERVICE_NAME, title="users_service", log_level=settings.log_level)
+    app = create_service_app(
+        __name__, SERVICE_NAME, title="users_service", log_level=settings.log_level, proxy_hops=settings.proxy_hops
+    )
     Verifier(app, settings.verifier)
     init_database(app, db, settings.database_url)
     with app.app_context():
         _ensure_admin(settings.admin_username, settings.admin_password)
         db.engine.dispose()
+    app.extensions["users_service.hashing"] = HashingSlots(settings.signup_hash_concurrency)
     app.register_blueprint(routes.bp)
     app.register_blueprint(internal.bp)
+    # Sign-up is the one unauthenticated endpoint that costs a hash: limited per address.
+    limiter = init_rate_limiter(app, settings.verifier.redis_url, "signup")
+    app.view_functions["users.sign_up"] = limiter.limit(
+        settings.signup_limit_per_address, error_message="Too many sign-ups from this address; retry later."
+    )(app.view_functions["users.sign_up"])
     checks = {**verifier_state(app).readiness_checks(), "database": lambda: database_ready(db)}
     app.register_blueprint(health_blueprint(checks))
     return app

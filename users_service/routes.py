@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import APIBlueprint
-from flask import url_for
+from flask import current_app, url_for
 from marshmallow import RAISE
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,7 +15,7 @@ from secure_service.schemas import PageIn
 
 from . import schemas
 from .models import User, db, username_key
-from .passwords import hash_password
+from .passwords import HashingSlots, hash_password
 
 bp = APIBlueprint("users", __name__, url_prefix="/users", tag="Users")
 
@@ -23,18 +23,23 @@ bp = APIBlueprint("users", __name__, url_prefix="/users", tag="Users")
 @bp.post("")
 @bp.input(schemas.SignUpIn, arg_name="body")
 @bp.output(schemas.UserOut, status_code=201)
-@bp.doc(responses={409: "Username already taken"})
+@bp.doc(
+    responses={
+        409: "Username already taken",
+        429: "Too many sign-ups from this address; see Retry-After",
+        503: "Too many sign-ups at once; see Retry-After",
+    }
+)
 def sign_up(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Create an account."""
     key = username_key(body["username"])
     if db.session.scalar(select(User.id).where(User.username_key == key)) is not None:
         raise Conflict("That username is taken.")
+    hashing: HashingSlots = current_app.extensions["users_service.hashing"]
+    with hashing.slot():
+        password_hash = hash_password(body["password"])
     user = User(
-        username=body["username"],
-        username_key=key,
-        email=body.get("email"),
-        password_hash=hash_password(body["password"]),
-        roles="user",
+        username=body["username"], username_key=key, email=body.get("email"), password_hash=password_hash, roles="user"
     )
     db.session.add(user)
     try:

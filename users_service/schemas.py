@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from apiflask import Schema
 from apiflask.fields import Boolean, Email, List, Nested, String
 from apiflask.validators import Length, Regexp
+from marshmallow import ValidationError, validates_schema
 
 from secure_service.schemas import StrictSchema
+
+from .passwords import password_weakness
 
 # \Z, not $: "$" also matches before a trailing newline.
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}\Z"
@@ -19,6 +24,15 @@ class SignUpIn(StrictSchema):
     )
     password = String(required=True, validate=Length(12, 128))
     email = Email(validate=Length(max=254), allow_none=True)
+
+    @validates_schema
+    def _password_is_not_guessable(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if "password" not in data:
+            return
+        inputs = [data[name] for name in ("username", "email") if data.get(name)]
+        weakness = password_weakness(data["password"], user_inputs=inputs)
+        if weakness:
+            raise ValidationError(weakness, field_name="password")
 
 
 class UserOut(Schema):

@@ -63,6 +63,8 @@ def services(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         "ADMIN_PASSWORD": admin_password,
         "SERVICE_CLIENTS": f'{{"reporting": {{"secret": "{client_secret}", "scopes": "users:read orders:read"}}}}',
         "LOG_LEVEL": "WARNING",
+        # Every sign-up of the suite comes from one address; the limit is tested on its own.
+        "SIGNUP_LIMIT_PER_ADDRESS": "100000 per hour",
     }
     # In production order: auth_service first, so the others find its JWKS at start-up.
     auth = create_auth_app(config)

@@ -10,6 +10,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from auth_service import create_app as create_auth_app
+from auth_service.login_limits import username_digest
 from tests.support import with_broken_signature
 from tests.unit.conftest import DEFAULT_PASSWORD, Actions, Services, bearer
 
@@ -56,7 +57,9 @@ def test_login_events_and_failure_counts(actions: Actions, caplog: pytest.LogCap
     actions.auth.post("/auth/login", json={"username": user["username"], "password": "wrong password!"})
     actions.login(user["username"])
     assert metric("auth_login_failures_total", service="auth_service", reason="invalid_credentials") == before + 1
-    assert [r.username for r in audit_records(caplog, "login_failed")] == [user["username"]]
+    assert [r.username_hash for r in audit_records(caplog, "login_failed")] == [username_digest(user["username"])]
+    # A password typed into the username field must not land in the log either.
+    assert user["username"] not in caplog.text
     assert [r.sub for r in audit_records(caplog, "login_succeeded")] == [user["id"]]
     assert DEFAULT_PASSWORD not in caplog.text and "wrong password!" not in caplog.text
 
@@ -69,7 +72,8 @@ def test_rate_limited_logins_are_audited_and_counted(services: Services, caplog:
     for _ in range(2):
         client.post("/auth/login", json={"username": username, "password": "guess!"})
     assert metric("auth_login_failures_total", service="auth_service", reason="rate_limited") == before + 1
-    assert [r.username for r in audit_records(caplog, "login_rate_limited")] == [username]
+    assert [r.username_hash for r in audit_records(caplog, "login_rate_limited")] == [username_digest(username)]
+    assert username not in caplog.text
 
 
 def test_refresh_reuse_is_audited_and_counted(actions: Actions, caplog: pytest.LogCaptureFixture) -> None:

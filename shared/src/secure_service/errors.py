@@ -89,6 +89,17 @@ class UpstreamUnavailable(ServiceError):
         super().__init__(message, headers={"Retry-After": str(self.retry_after_seconds)})
 
 
+class RateLimited(ServiceError):
+    """Too many requests of one kind from one client or for one account; retry later."""
+
+    status_code = 429
+    code = "too_many_requests"
+    default_message = "Too many requests; retry after the delay in the Retry-After header."
+
+    def __init__(self, message: str | None, retry_after_seconds: int):
+        super().__init__(message, headers={"Retry-After": str(retry_after_seconds)})
+
+
 # --- token errors -----------------------------------------------------------------------
 
 

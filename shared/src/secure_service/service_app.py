@@ -6,12 +6,14 @@ from typing import Any
 
 from apiflask import APIFlask
 from flask import request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .errors import init_error_handling
 from .input_guard import init_input_guard
 from .logs import configure_logging
 from .openapi import init_openapi
 from .request_ids import init_request_ids
+from .settings import Source
 
 #: Request bodies in this stack are small JSON objects; anything larger is refused (413).
 MAX_BODY_BYTES = 16 * 1024
@@ -39,8 +41,21 @@ class ServiceApp(APIFlask):
         )
 
 
-def create_service_app(import_name: str, service_name: str, *, title: str, log_level: str = "INFO") -> ServiceApp:
-    """An APIFlask app with the shared error shape, body limit, JSON logs and OpenAPI."""
+def trusted_proxy_hops(source: Source) -> int:
+    """TRUSTED_PROXY_HOPS: how many reverse proxies in front of the service set X-Forwarded-For."""
+    return source.integer("TRUSTED_PROXY_HOPS", 0, 0, 5)
+
+
+def create_service_app(
+    import_name: str, service_name: str, *, title: str, log_level: str = "INFO", proxy_hops: int = 0
+) -> ServiceApp:
+    """An APIFlask app with the shared error shape, body limit, JSON logs and OpenAPI.
+
+    With ``proxy_hops`` > 0 the client address and scheme are taken from that many
+    X-Forwarded-For / X-Forwarded-Proto entries (Werkzeug's ProxyFix), so rate limits and
+    audit events see the client, not the proxy. With 0 those headers are ignored: a
+    client that reaches the service directly cannot choose its own address.
+    """
     configure_logging(service_name, log_level)
     app = ServiceApp(
         import_name,
@@ -58,6 +73,8 @@ def create_service_app(import_name: str, service_name: str, *, title: str, log_l
         VALIDATION_ERROR_DESCRIPTION="Invalid request body or parameters",
         AUTO_404_RESPONSE=False,
     )
+    if proxy_hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxy_hops, x_proto=proxy_hops)  # type: ignore[method-assign]
     init_error_handling(app, realm=service_name)
     init_request_ids(app)
     init_input_guard(app)

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from auth_service import create_app
 from secure_service import SettingsError
 from tests.support import free_port
-from tests.unit.conftest import Actions, Services, bearer
+from tests.unit.conftest import DEFAULT_PASSWORD, Actions, Services, bearer
 
 
 def claims_of(token: str) -> dict[str, Any]:
@@ -364,3 +364,40 @@ def test_a_refused_cached_service_token_is_replaced_on_the_spot(actions: Actions
     issuer._service_token = ("not-a-valid-token", time.time() + 3600)  # e.g. its key was retired
     assert actions.login(user["username"])["access_token"]
     assert issuer._service_token[0] != "not-a-valid-token"
+
+
+def test_discovery_advertises_only_what_works(services: Services, auth_client: FlaskClient) -> None:
+    document = auth_client.get("/.well-known/openid-configuration").json
+    # No authorization endpoint and no ID token here: nothing may claim otherwise.
+    assert not {
+        "response_types_supported",
+        "subject_types_supported",
+        "id_token_signing_alg_values_supported",
+        "token_endpoint_auth_signing_alg_values_supported",
+    } & set(document)
+    assert document["token_endpoint_auth_methods_supported"] == ["client_secret_post"]
+    for grant_type in document["grant_types_supported"]:
+        response = auth_client.post(
+            "/auth/token",
+            data={"grant_type": grant_type, "client_id": "reporting", "client_secret": services.client_secret},
+        )
+        assert response.status_code == 200, (grant_type, response.json)
+
+
+@pytest.mark.parametrize("endpoint", ["login", "refresh", "token"])
+def test_token_responses_are_never_cached(
+    endpoint: str, actions: Actions, services: Services, auth_client: FlaskClient
+) -> None:
+    if endpoint == "login":
+        user = actions.sign_up()
+        response = auth_client.post("/auth/login", json={"username": user["username"], "password": DEFAULT_PASSWORD})
+    elif endpoint == "refresh":
+        _user, tokens = actions.new_user()
+        response = auth_client.post("/auth/refresh", headers=bearer(tokens["refresh_token"]))
+    else:
+        response = auth_client.post(
+            "/auth/token", data={"client_id": "reporting", "client_secret": services.client_secret}
+        )
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Pragma"] == "no-cache"

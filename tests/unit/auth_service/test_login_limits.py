@@ -105,3 +105,62 @@ def test_redis_down_makes_login_503_not_500(services: Services) -> None:
 def test_an_unparsable_limit_stops_start_up(services: Services) -> None:
     with pytest.raises(SettingsError, match="LOGIN_LIMIT_PER_USERNAME"):
         create_app({**services.config, "LOGIN_LIMIT_PER_USERNAME": "lots"})
+
+
+def test_a_failed_login_below_the_limit_carries_no_rate_limit_headers(actions: Actions, login: Login) -> None:
+    user = actions.sign_up()
+    failed = login(user["username"], "wrong password!")
+    assert failed.status_code == 401
+    assert "Retry-After" not in failed.headers
+    assert not [name for name in failed.headers.keys() if name.lower().startswith("x-ratelimit")]
+
+
+def test_an_ipv6_client_is_counted_by_its_slash_64(actions: Actions, login: Login) -> None:
+    # One subscriber holds a whole /64: hopping addresses inside it must not reset the count.
+    for host in range(1, 7):
+        assert login(f"sprayed-{secrets.token_hex(4)}", "guess!", address=f"2001:db8:1:2::{host:x}").status_code == 401
+    user = actions.sign_up()
+    assert login(user["username"], DEFAULT_PASSWORD, address="2001:db8:1:2:ffff::1").status_code == 429
+    assert login(user["username"], DEFAULT_PASSWORD, address="2001:db8:1:3::1").status_code == 200
+
+
+@pytest.fixture
+def proxied_login(services: Services) -> Login:
+    app = create_app(
+        {**services.config, "TRUSTED_PROXY_HOPS": "1", "LOGIN_LIMIT_PER_ADDRESS": f"2 per {WINDOW_SECONDS} seconds"}
+    )
+    client = app.test_client()
+
+    def _login(username: str, password: str, forwarded_for: str) -> Any:
+        return client.post(
+            "/auth/login",
+            json={"username": username, "password": password},
+            environ_base={"REMOTE_ADDR": "10.0.0.1"},  # every request comes through the one proxy
+            headers={"X-Forwarded-For": forwarded_for},
+        )
+
+    return _login
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_counter(actions: Actions, proxied_login: Login) -> None:
+    for _ in range(2):
+        proxied_login(f"sprayed-{secrets.token_hex(4)}", "guess!", forwarded_for="203.0.113.9")
+    user = actions.sign_up()
+    assert proxied_login(user["username"], DEFAULT_PASSWORD, forwarded_for="203.0.113.9").status_code == 429
+    assert proxied_login(user["username"], DEFAULT_PASSWORD, forwarded_for="203.0.113.10").status_code == 200
+
+
+def test_without_trusted_proxies_x_forwarded_for_is_ignored(
+    actions: Actions, limited_app: APIFlask, login: Login
+) -> None:
+    for attempt in range(6):
+        login(f"sprayed-{attempt}-{secrets.token_hex(4)}", "guess!", address="198.51.100.20")
+    user = actions.sign_up()
+    # A client cannot escape its counter by claiming another address.
+    response = limited_app.test_client().post(
+        "/auth/login",
+        json={"username": user["username"], "password": DEFAULT_PASSWORD},
+        environ_base={"REMOTE_ADDR": "198.51.100.20"},
+        headers={"X-Forwarded-For": "203.0.113.50"},
+    )
+    assert response.status_code == 429

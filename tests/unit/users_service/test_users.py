@@ -194,3 +194,72 @@ def test_readyz_reports_each_dependency(users_client: FlaskClient) -> None:
     assert response.status_code == 200
     assert response.json["checks"] == {"redis": "ok", "jwks": "ok", "database": "ok"}
     assert users_client.get("/healthz").json == {"status": "ok"}
+
+
+# --- what sign-up may cost ------------------------------------------------------------
+
+
+@pytest.fixture
+def limited_users(services: Services) -> FlaskClient:
+    return create_app({**services.config, "SIGNUP_LIMIT_PER_ADDRESS": "3 per minute"}).test_client()
+
+
+def test_sign_ups_are_limited_per_address(services: Services, limited_users: FlaskClient) -> None:
+    def sign_up(address: str) -> Any:
+        body = {"username": f"burst-{uuid.uuid4().hex[:8]}", "password": DEFAULT_PASSWORD}
+        return limited_users.post("/users", json=body, environ_base={"REMOTE_ADDR": address})
+
+    for _ in range(3):
+        assert sign_up("192.0.2.50").status_code == 201
+    before = count_users(services)
+    refused = sign_up("192.0.2.50")
+    assert refused.status_code == 429
+    assert refused.json["error"] == "too_many_requests"
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert count_users(services) == before
+    assert sign_up("192.0.2.51").status_code == 201
+
+
+def test_a_burst_of_sign_ups_cannot_starve_the_credential_check(services: Services, actions: Actions) -> None:
+    user = actions.sign_up()
+    hashing = services.users.extensions["users_service.hashing"]
+    with hashing.slot():  # another worker is hashing a sign-up right now
+        before = count_users(services)
+        busy = actions.users.post(
+            "/users", json={"username": f"busy-{uuid.uuid4().hex[:8]}", "password": DEFAULT_PASSWORD}
+        )
+        assert busy.status_code == 503
+        assert int(busy.headers["Retry-After"]) > 0
+        assert count_users(services) == before
+        # Logins still get their credential check answered.
+        assert actions.login(user["username"])["access_token"]
+    assert actions.sign_up()["id"]
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "password1234",
+        "123456789012",
+        "qwertyuiopasdf",
+        "iloveyou1234",
+        "aaaaaaaaaaaa",
+        "passwordpassword",
+        "!!!!!!!!!!!!!!!!",
+    ],
+)
+def test_common_breached_and_repetitive_passwords_are_refused(
+    services: Services, users_client: FlaskClient, password: str
+) -> None:
+    before = count_users(services)
+    response = users_client.post("/users", json={"username": f"weak-{uuid.uuid4().hex[:8]}", "password": password})
+    assert response.status_code == 400
+    assert response.json["details"]["json"]["password"]
+    assert password not in response.get_data(as_text=True)
+    assert count_users(services) == before
+
+
+def test_a_password_made_of_the_username_is_refused(users_client: FlaskClient) -> None:
+    username = f"alice{uuid.uuid4().hex[:4]}"
+    response = users_client.post("/users", json={"username": username, "password": f"{username}{username}"})
+    assert response.status_code == 400
