@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from secure_service import PeerClient, UpstreamUnavailable
 from secure_service.peer_client import PeerResponse
@@ -35,7 +35,12 @@ class UsersClient:
             self._unexpected(response.status)
         if not response.body.get("valid"):
             return None
-        return User.from_json(response.body["user"])
+        user = User.from_json(response.body["user"])
+        # users_service decides the roles auth_service signs; it may only answer for the
+        # user asked about (the case-folded name is the account's key there too).
+        if user.username.casefold() != username.casefold():
+            self._mismatch("a credential check", user.id)
+        return user
 
     def get_user(self, user_id: str) -> User | None:
         """The current state of a user (roles, active), or None if it no longer exists."""
@@ -44,7 +49,10 @@ class UsersClient:
             return None
         if response.status != 200:
             self._unexpected(response.status)
-        return User.from_json(response.body)
+        user = User.from_json(response.body)
+        if user.id != user_id:
+            self._mismatch("a user lookup", user.id)
+        return user
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> PeerResponse:
         response = self._peer.call(method, path, bearer=self._token(), json=body)
@@ -54,6 +62,11 @@ class UsersClient:
             self._forget_token()
             response = self._peer.call(method, path, bearer=self._token(), json=body)
         return response
+
+    def _mismatch(self, what: str, answered_id: str) -> NoReturn:
+        # Nothing is signed for such an answer: a broken or compromised users_service.
+        log.error("users_service answered %s for another user (%s); refused", what, answered_id)
+        raise UpstreamUnavailable("users_service gave an inconsistent answer.")
 
     def _unexpected(self, status: int) -> None:
         # Still refused with a fresh token: the two services disagree on keys, issuer or scopes.

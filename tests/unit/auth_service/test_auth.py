@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -401,3 +402,47 @@ def test_token_responses_are_never_cached(
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Pragma"] == "no-cache"
+
+
+# --- the trust edge to users_service ----------------------------------------------------
+
+
+@pytest.fixture
+def users_answering_for(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, Any]], None]:
+    """Make users_service answer its internal endpoints with another user's record.
+
+    The real service patched, because a compromised users_service is what is simulated:
+    auth_service must not sign whatever roles such an answer claims.
+    """
+    from users_service import internal
+
+    real = internal._internal_view
+
+    def answer_for(other: dict[str, Any]) -> None:
+        monkeypatch.setattr(
+            internal,
+            "_internal_view",
+            lambda user: {**real(user), "id": other["id"], "username": other["username"], "roles": ["admin", "user"]},
+        )
+
+    return answer_for
+
+
+def test_a_credential_answer_for_another_user_is_refused(
+    actions: Actions, auth_client: FlaskClient, users_answering_for: Callable[[dict[str, Any]], None]
+) -> None:
+    user, other = actions.sign_up(), actions.sign_up()
+    users_answering_for(other)
+    response = auth_client.post("/auth/login", json={"username": user["username"], "password": DEFAULT_PASSWORD})
+    assert response.status_code == 503
+    assert "access_token" not in response.json
+
+
+def test_a_user_lookup_answer_for_another_user_is_refused_at_refresh(
+    actions: Actions, auth_client: FlaskClient, users_answering_for: Callable[[dict[str, Any]], None]
+) -> None:
+    (_user, tokens), other = actions.new_user(), actions.sign_up()
+    users_answering_for(other)
+    response = auth_client.post("/auth/refresh", headers=bearer(tokens["refresh_token"]))
+    assert response.status_code == 503
+    assert "access_token" not in response.json
