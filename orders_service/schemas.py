@@ -6,15 +6,14 @@ from apiflask import Schema
 from apiflask.fields import Integer, List, Nested, String
 from apiflask.validators import Length, Range
 
-from secure_service.schemas import StrictSchema
+from secure_service.schemas import StrictSchema, WholeNumber
 
 MAX_QUANTITY = 10_000
 
 
 class OrderIn(StrictSchema):
     item = String(required=True, validate=Length(1, 200))
-    # strict: "3" and 3.0 are refused, only a JSON integer is a quantity.
-    quantity = Integer(required=True, strict=True, validate=Range(1, MAX_QUANTITY))
+    quantity = WholeNumber(required=True, validate=Range(1, MAX_QUANTITY))
 
 
 class OrderOut(Schema):

@@ -30,6 +30,9 @@ _ERRORS = {
     "503": "A dependency (Redis, a database, a peer service) is unavailable; see Retry-After",
 }
 _RULE_ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+#: What the input guard (input_guard.py) refuses in any text: stated on every request
+#: string that has no pattern of its own, so the document allows only what is accepted.
+STORABLE_TEXT_PATTERN = "^[^\\u0000]*$"
 
 
 def _error(code: str) -> dict[str, Any]:
@@ -62,4 +65,28 @@ def init_openapi(app: APIFlask) -> None:
                     responses.setdefault("413", _error("413"))
                 if path not in ("/healthz", "/readyz"):
                     responses.setdefault("503", _error("503"))
+                for parameter in operation.get("parameters", []):
+                    _refuse_nul(parameter.get("schema", {}))
+        _describe_request_bodies(spec)
         return spec
+
+
+def _describe_request_bodies(spec: Any) -> None:
+    """A body with required fields is itself required; its text fields refuse NUL."""
+    schemas = spec.get("components", {}).get("schemas", {})
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            body = operation.get("requestBody")
+            if not body:
+                continue
+            for media in body.get("content", {}).values():
+                schema = schemas.get(media.get("schema", {}).get("$ref", "").rsplit("/", 1)[-1], {})
+                if schema.get("required"):
+                    body["required"] = True
+                for field in schema.get("properties", {}).values():
+                    _refuse_nul(field)
+
+
+def _refuse_nul(schema: dict[str, Any]) -> None:
+    if schema.get("type") == "string" and "pattern" not in schema and "format" not in schema:
+        schema["pattern"] = STORABLE_TEXT_PATTERN

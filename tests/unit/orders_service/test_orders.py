@@ -129,3 +129,11 @@ def test_users_service_down_is_503_and_stores_nothing(services: Services, action
     response = place(app.test_client(), tokens["access_token"])
     assert response.status_code == 503
     assert count_orders(services) == before
+
+
+def test_a_quantity_written_as_a_whole_float_is_that_integer(actions: Actions, orders_client: FlaskClient) -> None:
+    # JSON Schema, and so the OpenAPI document, counts 2.0 as an integer.
+    _user, tokens = actions.new_user()
+    response = place(orders_client, tokens["access_token"], quantity=2.0)  # type: ignore[arg-type]
+    assert response.status_code == 201
+    assert response.json["quantity"] == 2
