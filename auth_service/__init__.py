@@ -6,10 +6,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from apiflask import APIFlask
-from flask import g
 
 from secure_service import Verifier, create_service_app, health_blueprint, revocation_store
-from secure_service.jwks import hmac_kid
+from secure_service.jwks import SourceVersion, hmac_kid
 
 from . import discovery, routes
 from .cli import keys_command
@@ -30,6 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     public_jwks: Callable[[], dict[str, Any]]
     signing_key: Callable[[], tuple[str, Any]]
     keystore: KeyStore | None = None
+    jwks_version: SourceVersion | None = None
     if settings.signing_algorithm == "HS256":
         # Opt-in shared secret: nothing is published, every verifier holds the secret.
         assert settings.verifier.hs256_secret is not None
@@ -49,6 +49,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
             return active.kid, active.private_key
 
         public_jwks = keystore.public_jwks
+        # This service's own verifier reads the key store in-process, and sees each change
+        # at once: a key retired with `keys retire` (another process) stops verifying here
+        # at the next request, not once the JWKS cache ages out.
+        jwks_version = keystore.version
 
     revocation = revocation_store(
         settings.verifier.redis_url,
@@ -56,13 +60,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
         cache_entries=settings.verifier.revocation_cache_entries,
     )
     verifier = Verifier()
-    verifier.init_app(app, settings.verifier, jwks_fetcher=public_jwks, revocation=revocation)
-    app.config.update(
-        JWT_ALGORITHM=settings.signing_algorithm,
-        JWT_ENCODE_ISSUER=settings.verifier.issuer,
-        JWT_ENCODE_NBF=True,
+    verifier.init_app(
+        app, settings.verifier, jwks_fetcher=public_jwks, jwks_version=jwks_version, revocation=revocation
     )
-    verifier.jwt.encode_key_loader(lambda _identity: g.signing_key)
 
     issuer = TokenIssuer(settings, revocation, signing_key)
     app.extensions.update(

@@ -71,7 +71,9 @@ def rotate(immediately: bool) -> None:
     )
 
 
-@keys_command.command("retire")
+# A kid is taken as it is, even one that starts with '-' (one in 64 of the keys made before
+# new kids stopped starting with it): an unknown option is passed on as the argument.
+@keys_command.command("retire", context_settings={"ignore_unknown_options": True})
 @click.argument("kid")
 @click.option("--force", is_flag=True, help="Retire even though tokens it signed may still be valid.")
 def retire(kid: str, force: bool) -> None:
@@ -81,4 +83,7 @@ def retire(kid: str, force: bool) -> None:
     except KeyStoreError as e:
         raise click.ClickException(str(e)) from e
     audit("key_retired", kid=info.kid, forced=force)
-    click.echo(f"key {kid} retired: it is no longer published; verifiers drop it at their next JWKS refresh")
+    click.echo(
+        f"key {kid} retired: it is no longer published; auth_service refuses its tokens at once, "
+        "other verifiers at their next JWKS refresh"
+    )

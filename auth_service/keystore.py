@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -123,7 +123,7 @@ class KeyStore:
         self.algorithm = algorithm
         self._clock = clock
         self._keys: dict[str, tuple[SigningKey, dict[str, float]]] = {}
-        self._loaded_version: int | None = None
+        self._loaded_version: Hashable = None
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -180,9 +180,15 @@ class KeyStore:
         return info
 
     def _write_new_key(self, activates_at: float) -> SigningKey:
-        private_key = _generate(self.algorithm)
-        unnamed = SigningKey(kid="", algorithm=self.algorithm, private_key=private_key)
-        key = SigningKey(kid=thumbprint(unnamed.public_jwk()), algorithm=self.algorithm, private_key=private_key)
+        while True:
+            private_key = _generate(self.algorithm)
+            unnamed = SigningKey(kid="", algorithm=self.algorithm, private_key=private_key)
+            kid = thumbprint(unnamed.public_jwk())
+            # base64url: 1 thumbprint in 64 starts with '-', which a command line (`keys
+            # retire <kid>`, `rm <kid>.pem`) takes for an option. Another key costs nothing.
+            if not kid.startswith("-"):
+                break
+        key = SigningKey(kid=kid, algorithm=self.algorithm, private_key=private_key)
         pem = private_key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
@@ -200,13 +206,17 @@ class KeyStore:
             os.fsync(f.fileno())
         os.replace(tmp, path)
 
-    def _directory_version(self) -> int:
-        # Adding, replacing or removing a file changes the directory's mtime.
-        return self.directory.stat().st_mtime_ns
+    def version(self) -> Hashable:
+        """A cheap fingerprint of the directory: it changes whenever a key is added or removed.
+
+        The file names as well as the directory's mtime: timestamps are coarse (a few ms on
+        many file systems), and a rotation followed at once by a retire must still show.
+        """
+        return self.directory.stat().st_mtime_ns, frozenset(os.listdir(self.directory))
 
     def _load(self) -> None:
         keys: dict[str, tuple[SigningKey, dict[str, float]]] = {}
-        version = self._directory_version()
+        version = self.version()
         for meta_path in sorted(self.directory.glob("*.json")):
             kid = meta_path.stem
             if not (self.directory / f"{kid}.pem").exists():
@@ -225,7 +235,7 @@ class KeyStore:
 
     def _fresh(self) -> dict[str, tuple[SigningKey, dict[str, float]]]:
         """The keys, re-read if another process rotated or retired one since."""
-        if self._directory_version() != self._loaded_version:
+        if self.version() != self._loaded_version:
             with self._locked():
                 self._load()
         return self._keys

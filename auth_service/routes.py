@@ -7,12 +7,9 @@ import time
 import uuid
 from typing import Any
 
-import jwt
 from apiflask import APIBlueprint
 from flask import current_app
 from flask.wrappers import Response
-from flask_jwt_extended import decode_token
-from flask_jwt_extended.exceptions import JWTExtendedException
 
 from secure_service import (
     InvalidCredentials,
@@ -130,16 +127,15 @@ def logout(body: dict[str, Any]) -> tuple[str, int]:
 
 
 def _refresh_sid_of(token: str, sub: str) -> str:
-    """The session of a refresh token sent to logout; it must be a valid one of this user."""
+    """The session of a refresh token sent to logout; it must be a genuine one of this user."""
     try:
-        payload = decode_token(token, allow_expired=True)
-        header = jwt.get_unverified_header(token)
-        verifier_state().check_claims(header, payload)
-    except (jwt.InvalidTokenError, JWTExtendedException, ServiceError, TypeError, ValueError) as e:
+        # Expired or revoked, it still names the session to end (its access tokens may live on).
+        claims = verifier_state().genuine_claims(token, refresh=True, allow_expired=True)
+    except ServiceError as e:
         raise InvalidRequest("refresh_token is not a valid refresh token.") from e
-    if payload.get("type") != "refresh" or payload["sub"] != sub:
+    if claims["sub"] != sub:
         raise InvalidRequest("refresh_token is not a refresh token of this user.")
-    return str(payload["sid"])
+    return str(claims["sid"])
 
 
 @bp.post("/logout-all")

@@ -12,7 +12,12 @@ from typing import Any
 from secure_service import SettingsError, Source, VerifierSettings
 from secure_service.rate_limits import rate_limit_setting
 from secure_service.service_app import trusted_proxy_hops
-from secure_service.settings import MIN_HMAC_SECRET_BYTES, check_secret
+from secure_service.settings import (
+    MAX_ACCESS_TOKEN_TTL_SECONDS,
+    MAX_REFRESH_TOKEN_TTL_SECONDS,
+    MIN_HMAC_SECRET_BYTES,
+    check_secret,
+)
 
 SERVICE_NAME = "auth_service"
 #: The scope of the token auth_service mints for itself to call users_service's
@@ -78,8 +83,11 @@ class AuthSettings:
             signing_algorithm=signing_algorithm,
             keys_dir=Path(source.string("KEYS_DIR", "var/keys")).resolve(),
             users_service_url=source.string("USERS_SERVICE_URL", "http://127.0.0.1:8002"),
-            access_token_ttl=source.integer("ACCESS_TOKEN_TTL_SECONDS", 600, 300, 900),
-            refresh_token_ttl=source.integer("REFRESH_TOKEN_TTL_SECONDS", 7 * 86400, 900, 30 * 86400),
+            # The maxima are the verifiers' too: they refuse a token that lives longer.
+            access_token_ttl=source.integer("ACCESS_TOKEN_TTL_SECONDS", 600, 300, MAX_ACCESS_TOKEN_TTL_SECONDS),
+            refresh_token_ttl=source.integer(
+                "REFRESH_TOKEN_TTL_SECONDS", 7 * 86400, 900, MAX_REFRESH_TOKEN_TTL_SECONDS
+            ),
             access_audience=audience,
             public_client_id=source.string("PUBLIC_CLIENT_ID", "web-app"),
             clients=_parse_clients(source.optional("SERVICE_CLIENTS")),
@@ -89,7 +97,7 @@ class AuthSettings:
             # A rotated key is published this long before it signs, so every verifier can
             # learn it first.
             key_activation_delay_seconds=activation_delay,
-            log_level=source.string("LOG_LEVEL", "INFO").upper(),
+            log_level=verifier.log_level,
             proxy_hops=trusted_proxy_hops(source),
         )
 

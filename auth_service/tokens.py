@@ -1,4 +1,11 @@
-"""Minting access, refresh and service tokens (through Flask-JWT-Extended)."""
+"""Minting access, refresh and service tokens, signed with PyJWT.
+
+Not through Flask-JWT-Extended's ``create_access_token``: it adds claims of its own
+(``fresh``, ``type``) that RFC 9068 does not define and nothing here reads, and it takes
+the signing key from a loader, which the key of one token would have to reach through
+``flask.g``. A token is its claims, signed with the active key; the ``typ`` header says
+which kind it is.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +13,9 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from flask import g
-from flask_jwt_extended import create_access_token, create_refresh_token
+import jwt
 
 from secure_service import RevocationStore
 from secure_service.revocation import issued_at
@@ -59,7 +64,7 @@ class TokenPair:
 
 
 class TokenIssuer:
-    """Signs tokens with the active key; call inside an app context."""
+    """Signs tokens with the active key."""
 
     def __init__(self, settings: AuthSettings, revocation: RevocationStore, signing_key: Callable[[], tuple[str, Any]]):
         self.settings = settings
@@ -67,11 +72,15 @@ class TokenIssuer:
         self._signing_key = signing_key
         self._service_token: tuple[str, float] | None = None
 
-    def _key_headers(self, typ: str) -> dict[str, str]:
-        """Pick the signing key for one token; Flask-JWT-Extended's key loader reads it back."""
+    def _sign(self, claims: dict[str, Any], typ: str) -> str:
+        """``claims`` signed with the active key, whose ``kid`` the header names."""
         kid, key = self._signing_key()
-        g.signing_key = key
-        return {"kid": kid, "typ": typ}
+        return jwt.encode(
+            {"iss": self.settings.verifier.issuer, **claims},
+            key,
+            algorithm=self.settings.signing_algorithm,
+            headers={"kid": kid, "typ": typ},
+        )
 
     def _access_token(
         self,
@@ -85,37 +94,33 @@ class TokenIssuer:
         sid: str | None,
     ) -> str:
         claims: dict[str, Any] = {
-            "jti": str(uuid.uuid4()),
+            "sub": sub,
+            "aud": audience,
+            # From iat, so that exp - iat is the configured lifetime, which verifiers bound.
+            "exp": issued_at + self.settings.access_token_ttl,
             "iat": issued_at,
             "nbf": issued_at,
-            "aud": audience,
+            "jti": str(uuid.uuid4()),
             "scope": scope,
             "roles": roles,
             "client_id": client_id,
         }
         if sid is not None:
             claims["sid"] = sid
-        return create_access_token(
-            identity=sub,
-            additional_claims=claims,
-            additional_headers=self._key_headers(ACCESS_TOKEN_TYP),
-            expires_delta=timedelta(seconds=self.settings.access_token_ttl),
-        )
+        return self._sign(claims, ACCESS_TOKEN_TYP)
 
-    def _refresh_token(self, sub: str, *, issued_at: int, sid: str, jti: str, lifetime_seconds: int) -> str:
-        return create_refresh_token(
-            identity=sub,
-            additional_claims={
-                "jti": jti,
-                "iat": issued_at,
-                "nbf": issued_at,
-                "aud": [SERVICE_NAME],
-                "sid": sid,
-                "client_id": self.settings.public_client_id,
-            },
-            additional_headers=self._key_headers(REFRESH_TOKEN_TYP),
-            expires_delta=timedelta(seconds=lifetime_seconds),
-        )
+    def _refresh_token(self, sub: str, *, issued_at: int, sid: str, jti: str, expires_at: int) -> str:
+        claims = {
+            "sub": sub,
+            "aud": [SERVICE_NAME],
+            "exp": expires_at,
+            "iat": issued_at,
+            "nbf": issued_at,
+            "jti": jti,
+            "sid": sid,
+            "client_id": self.settings.public_client_id,
+        }
+        return self._sign(claims, REFRESH_TOKEN_TYP)
 
     def new_session(self, user: User) -> TokenPair:
         """A fresh login: a new session id, an access token and the family's first refresh token."""
@@ -123,7 +128,7 @@ class TokenIssuer:
         refresh_jti = str(uuid.uuid4())
         iat = self.revocation.issued_at_for(user.id, time.time())
         refresh = self._refresh_token(
-            user.id, issued_at=iat, sid=sid, jti=refresh_jti, lifetime_seconds=self.settings.refresh_token_ttl
+            user.id, issued_at=iat, sid=sid, jti=refresh_jti, expires_at=iat + self.settings.refresh_token_ttl
         )
         self.revocation.start_family(sid, refresh_jti, self.settings.refresh_token_ttl)
         return self._pair(user, sid, refresh, iat)
@@ -136,10 +141,10 @@ class TokenIssuer:
         ``not_before`` is the user's not-before as read atomically with the rotation, so
         nothing can slip in between the rotation and the new tokens.
         """
-        now = time.time()
-        iat = issued_at(now, not_before)
-        lifetime = max(1, family_expires_at - int(now))
-        refresh = self._refresh_token(user.id, issued_at=iat, sid=sid, jti=new_refresh_jti, lifetime_seconds=lifetime)
+        iat = issued_at(time.time(), not_before)
+        refresh = self._refresh_token(
+            user.id, issued_at=iat, sid=sid, jti=new_refresh_jti, expires_at=family_expires_at
+        )
         return self._pair(user, sid, refresh, iat)
 
     def _pair(self, user: User, sid: str, refresh: str, iat: int) -> TokenPair:

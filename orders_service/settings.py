@@ -25,11 +25,12 @@ class OrdersSettings:
     @classmethod
     def load(cls, config: Mapping[str, Any] | None = None) -> OrdersSettings:
         source = Source(config)
+        verifier = VerifierSettings.load(source, SERVICE_NAME)
         return cls(
-            verifier=VerifierSettings.load(source, SERVICE_NAME),
+            verifier=verifier,
             database_url=source.string("DATABASE_URL", default_sqlite_url(SERVICE_NAME)),
             users_service_url=source.string("USERS_SERVICE_URL", "http://127.0.0.1:8002"),
             peer_timeout_seconds=float(source.integer("PEER_TIMEOUT_SECONDS", 3, 1, 30)),
-            log_level=source.string("LOG_LEVEL", "INFO").upper(),
+            log_level=verifier.log_level,
             proxy_hops=trusted_proxy_hops(source),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,10 @@ ROOT = Path(__file__).resolve().parents[2]
         ),
         ("auth_service", {"SERVICE_CLIENTS": '{"svc": {"scopes": "users:read"}}'}, "no client secret"),
         ("orders_service", {"JWT_LEEWAY_SECONDS": "600"}, "JWT_LEEWAY_SECONDS must be between 5 and 30"),
+        *[
+            (service, {"LOG_LEVEL": "VERBOSE", "ADMIN_PASSWORD": secrets.token_urlsafe(18)}, "LOG_LEVEL must be one of")
+            for service in ("auth_service", "users_service", "orders_service")
+        ],
     ],
 )
 def test_gunicorn_refuses_to_start_with_a_one_line_reason(

@@ -3,7 +3,7 @@
 PyJWT's ``PyJWKClient`` refetches on every unknown ``kid`` with no cool-down and drops its
 cache when the issuer is down, so a flood of forged ``kid`` values would become a flood of
 requests to auth_service. This cache refetches on an unknown ``kid`` at most once per
-cool-down and keeps the last good key set when a refetch fails.
+cool-down and keeps the last good key set when a refetch fails or yields no usable key.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,8 @@ from jwt.exceptions import PyJWTError
 log = logging.getLogger(__name__)
 
 JwksFetcher = Callable[[], Mapping[str, Any]]
+#: A cheap fingerprint of a key source in this process: it changes whenever its keys do.
+SourceVersion = Callable[[], Hashable]
 
 
 @dataclass(frozen=True)
@@ -102,8 +104,14 @@ class KeyCache:
         static_keys: Mapping[str, VerificationKey] | None = None,
         clock: Callable[[], float] = time.monotonic,
         in_background: Callable[[Callable[[], object]], None] | None = None,
+        source_version: SourceVersion | None = None,
     ):
+        """``source_version``, for a key source in this process (auth_service's own key
+        store): when it changes, the next lookup refetches at once, past the cool-down and
+        the max age, so a key retired from the store stops verifying at once."""
         self._fetch = fetch
+        self._source_version = source_version
+        self._fetched_version: Hashable = None  # the source's version at the last fetch
         self._allowed = allowed_algorithms
         self._cooldown = cooldown_seconds
         self._max_age = max_age_seconds
@@ -125,6 +133,8 @@ class KeyCache:
         """
         if kid in self._static:
             return self._static[kid]
+        if self._source_version is not None and self._source_version() != self._fetched_version:
+            self.refresh(force=True)
         stale = self._fetched_at is None or self._clock() - self._fetched_at > self._max_age
         if kid not in self._keys:
             self.refresh(force=False)
@@ -151,14 +161,22 @@ class KeyCache:
             if not force and self._attempted_at is not None and now - self._attempted_at < cooldown:
                 return self.has_keys()
             self._attempted_at = now
+            # Read before the fetch: a change that lands during it is seen at the next lookup.
+            version = self._source_version() if self._source_version is not None else None
             try:
                 keys = parse_jwks(self._fetch(), self._allowed)
             except (requests.RequestException, ValueError) as e:
                 # Keep the last good keys: tokens keep verifying while auth_service is down.
                 log.warning("jwks: refetch failed, keeping %d cached key(s): %s", len(self._keys), e)
                 return self.has_keys()
+            if not keys:
+                # An empty or unusable JWKS (a misconfigured issuer, a proxy's answer) is no
+                # reason to refuse every token; a key is retired by publishing the others.
+                log.warning("jwks: fetched document has no usable key, keeping %d cached key(s)", len(self._keys))
+                return self.has_keys()
             self._keys = keys
             self._fetched_at = now
+            self._fetched_version = version
             return True
 
     def has_keys(self) -> bool:

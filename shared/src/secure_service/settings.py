@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from zxcvbn import zxcvbn
+
 #: Words that give away a value copied from an example; a secret containing one is refused.
 PLACEHOLDER_WORDS = (
     "secret",
@@ -26,6 +28,15 @@ SUPPORTED_ALGORITHMS = ("RS256", "ES256", "EdDSA", "HS256")
 MIN_HMAC_SECRET_BYTES = 32
 MIN_LEEWAY_SECONDS = 5
 MAX_LEEWAY_SECONDS = 30
+#: The longest auth_service may issue an access token for (ACCESS_TOKEN_TTL_SECONDS), and a
+#: refresh token (a session, REFRESH_TOKEN_TTL_SECONDS). Verifiers refuse any token whose
+#: ``exp - iat`` is longer, whatever key signed it.
+MAX_ACCESS_TOKEN_TTL_SECONDS = 900
+MAX_REFRESH_TOKEN_TTL_SECONDS = 30 * 86400
+#: zxcvbn's input limit: zxcvbn 4.5.0 raises ValueError on a longer text.
+ZXCVBN_MAX_LENGTH = 72
+#: The levels LOG_LEVEL may name (the standard library's own).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class SettingsError(RuntimeError):
@@ -69,6 +80,13 @@ class Source:
     def words(self, name: str, default: str) -> tuple[str, ...]:
         return tuple(self.string(name, default).replace(",", " ").split())
 
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        """One of ``choices``, named in any case; anything else is refused here, not later."""
+        value = self.string(name, default).upper()
+        if value not in choices:
+            raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
     def secret(self, name: str, min_length: int, *, min_bits: int = 128, required: bool = True) -> str | None:
         """A secret with no default: refused when missing, short or a known placeholder."""
         value = self.optional(name)
@@ -81,14 +99,18 @@ class Source:
 
 
 def check_secret(name: str, value: str, min_length: int, min_bits: int = 128) -> None:
-    """Refuse a secret that is short, copied from an example, or too repetitive to be random."""
+    """Refuse a secret that is short, copied from an example, or guessable in fewer than 2**min_bits tries."""
     if len(value.encode()) < min_length:
         raise SettingsError(f"{name} must be at least {min_length} bytes long")
     lowered = value.lower()
     if any(word in lowered for word in PLACEHOLDER_WORDS):
         raise SettingsError(f"{name} is a placeholder value; generate a real secret")
-    # A rough upper bound on its entropy: length x log2(distinct characters).
-    if len(value) * math.log2(max(2, len(set(value)))) < min_bits:
+    # zxcvbn counts the guesses a cracker needs, seeing the sequences, repeats, keyboard
+    # walks and dictionary words that a count of distinct characters misses
+    # ("0123456789abcdef" repeated has 16 of them). A longer secret is judged by its first
+    # ZXCVBN_MAX_LENGTH characters: whoever guesses it must guess those too, so a secret is
+    # at least as strong as its prefix.
+    if zxcvbn(value[:ZXCVBN_MAX_LENGTH])["guesses_log10"] < min_bits * math.log10(2):
         raise SettingsError(
             f"{name} is not random enough; generate one (python -c 'import secrets; print(secrets.token_urlsafe(48))')"
         )
@@ -112,6 +134,9 @@ class VerifierSettings:
     revocation_cache_entries: int = 50_000
     #: Fully verified tokens remembered per worker (verify.VerifiedTokens); 0 verifies every time.
     verified_token_cache_entries: int = 5_000
+    #: Read here because every service loads these settings: each refuses a bad LOG_LEVEL
+    #: with the same one-line error, before logging is configured with it.
+    log_level: str = "INFO"
 
     @classmethod
     def load(cls, source: Source, service_name: str) -> VerifierSettings:
@@ -122,6 +147,13 @@ class VerifierSettings:
             raise SettingsError(
                 f"JWT_ALGORITHMS has unsupported algorithm(s) {', '.join(unknown)}; "
                 f"choose from {', '.join(SUPPORTED_ALGORITHMS)}"
+            )
+        if "HS256" in algorithms and len(algorithms) > 1:
+            # Beside an asymmetric algorithm, HS256 would hand every verifier a key it can
+            # mint tokens with, and gain nothing: the issuer signs with one algorithm.
+            raise SettingsError(
+                f"JWT_ALGORITHMS is {' '.join(algorithms)}: HS256 only on its own (every verifier "
+                "holding the shared secret can mint tokens); use asymmetric algorithms, or HS256 alone"
             )
         hs256_secret = source.secret("JWT_HS256_SECRET", MIN_HMAC_SECRET_BYTES, required=False)
         if "HS256" in algorithms and hs256_secret is None:
@@ -144,4 +176,5 @@ class VerifierSettings:
             hs256_secret=hs256_secret if "HS256" in algorithms else None,
             revocation_cache_entries=source.integer("REVOCATION_CACHE_ENTRIES", 50_000, 0, 1_000_000),
             verified_token_cache_entries=source.integer("VERIFIED_TOKEN_CACHE_ENTRIES", 5_000, 0, 1_000_000),
+            log_level=source.choice("LOG_LEVEL", "INFO", LOG_LEVELS),
         )

@@ -2,17 +2,19 @@
 
 Every request's token is verified in one pass (:meth:`_VerifierState.verify`): the key is
 chosen by ``kid`` from the cached JWKS and pinned to its algorithm, one PyJWT decode
-checks the signature, ``exp``, ``nbf``, ``iat``, ``iss`` and ``aud``, then ``typ``, the
-token kind and the claim types are checked and Redis is asked whether it was revoked.
-Failures become this package's ``AuthError`` family, so every service answers with the
-same 401/403/503. Each worker remembers the tokens it verified in full
-(:class:`VerifiedTokens`) and Redis's revocation answers (revocation_cache.py).
+checks the signature, ``exp``, ``nbf``, ``iat``, ``iss`` and ``aud``, then the token kind
+(its ``typ`` header, and for a refresh token its audience), the claim types and the
+lifetime (``exp - iat``) are checked and Redis is asked whether it was revoked. Failures
+become this package's ``AuthError`` family, so every service answers with the same
+401/403/503, with messages of this module's own: a library's error text can quote the
+token (a ``crit`` header, say), so it never reaches a client. Each worker remembers the
+tokens it verified in full (:class:`VerifiedTokens`) and Redis's revocation answers
+(revocation_cache.py).
 
-Flask-JWT-Extended stays the integration layer: auth_service mints tokens with it, and
-its ``decode_token`` and ``jwt_required`` run through the same callbacks (key choice,
-revocation, claim checks) registered here. Requests do not go through its
-``verify_jwt_in_request``, which parses each token four times; docs/performance.md has
-the measurements.
+Flask-JWT-Extended stays an integration layer: its ``decode_token`` and ``jwt_required``
+run through the same callbacks (key choice, revocation, claim checks) registered here.
+Requests do not go through its ``verify_jwt_in_request``, which parses each token four
+times; docs/performance.md has the measurements.
 """
 
 from __future__ import annotations
@@ -31,15 +33,18 @@ from typing import Any, ParamSpec, TypeVar, cast
 import jwt
 from flask import Flask, current_app, g, request
 from flask_jwt_extended import JWTManager
+from flask_jwt_extended.exceptions import JWTExtendedException, NoAuthorizationError, RevokedTokenError
 from jwt.exceptions import (
     DecodeError,
     ExpiredSignatureError,
     ImmatureSignatureError,
+    InvalidAlgorithmError,
     InvalidAudienceError,
     InvalidIssuedAtError,
     InvalidIssuerError,
     InvalidSignatureError,
     InvalidTokenError,
+    MissingRequiredClaimError,
 )
 
 from .audit import audit
@@ -51,10 +56,11 @@ from .errors import (
     RevocationUnavailable,
     TokenExpired,
     TokenRevoked,
+    render_error,
 )
-from .jwks import KeyCache, VerificationKey, hmac_kid, http_fetcher
+from .jwks import KeyCache, SourceVersion, VerificationKey, hmac_kid, http_fetcher
 from .revocation import RevocationStore, revocation_store
-from .settings import VerifierSettings
+from .settings import MAX_ACCESS_TOKEN_TTL_SECONDS, MAX_REFRESH_TOKEN_TTL_SECONDS, VerifierSettings
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +68,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 EXTENSION_KEY = "secure_service.verifier"
+#: The ``typ`` header is what tells the kinds of token apart (RFC 9068 §2.1, RFC 8725 §3.11);
+#: no claim does.
 ACCESS_TOKEN_TYP = "at+jwt"
 REFRESH_TOKEN_TYP = "refresh+jwt"
 #: Token header members that would let the token choose its own key: never honoured.
@@ -139,10 +147,15 @@ class Verifier:
         settings: VerifierSettings,
         *,
         jwks_fetcher: Callable[[], Mapping[str, Any]] | None = None,
+        jwks_version: SourceVersion | None = None,
         revocation: RevocationStore | None = None,
-        max_token_lifetime_seconds: int = 30 * 24 * 3600,
+        max_token_lifetime_seconds: int = MAX_REFRESH_TOKEN_TTL_SECONDS,
     ) -> None:
-        """Configure Flask-JWT-Extended on ``app`` and keep the verifier's state on it."""
+        """Configure Flask-JWT-Extended on ``app`` and keep the verifier's state on it.
+
+        ``jwks_fetcher`` and ``jwks_version`` replace the JWKS URL with a key source in this
+        process (auth_service's key store), whose every change the key cache sees at once.
+        """
         static: dict[str, VerificationKey] = {}
         if settings.hs256_secret:
             kid = hmac_kid(settings.hs256_secret)
@@ -155,6 +168,7 @@ class Verifier:
                 cooldown_seconds=settings.jwks_cooldown_seconds,
                 max_age_seconds=settings.jwks_max_age_seconds,
                 static_keys=static,
+                source_version=jwks_version,
             ),
             revocation=revocation
             or revocation_store(
@@ -185,6 +199,7 @@ class Verifier:
         self.jwt.decode_key_loader(state.decode_key)
         self.jwt.token_in_blocklist_loader(state.is_revoked)
         self.jwt.token_verification_loader(state.check_claims)
+        _own_library_errors(app, settings.service_name)
 
 
 @dataclass(frozen=True)
@@ -250,24 +265,31 @@ class _VerifierState:
 
     def verify(self, token: str, *, refresh: bool = False) -> dict[str, Any]:
         """The claims of ``token`` if it passes every check, else an AuthError."""
-        verified = self.verified.get(token)
-        if (
-            verified is None
-            or verified.claims["exp"] <= time.time()
-            or self.decode_key(verified.header, {}) is not verified.key
-        ):
-            verified = self._verify_signature(token)
-        claims = dict(verified.claims)
-        if (claims.get("type", "access") == "refresh") != refresh:
-            wanted = "a refresh token" if refresh else "an access token"
-            raise InvalidToken(f"This needs {wanted}.", "wrong_type")
+        claims = self.genuine_claims(token, refresh=refresh)
         if self.revocation.is_revoked(claims):
             revoked = TokenRevoked()
             revoked.claims = claims  # the signature was valid: these claims are genuine
             raise revoked
         return claims
 
-    def _verify_signature(self, token: str) -> VerifiedToken:
+    def genuine_claims(self, token: str, *, refresh: bool = False, allow_expired: bool = False) -> dict[str, Any]:
+        """The claims of a genuine ``token`` of the wanted kind, without asking whether it was revoked.
+
+        Only for naming what to end (the refresh token sent to logout), where a revoked
+        or, with ``allow_expired``, an expired token still names its session. To
+        authenticate, :meth:`verify`.
+        """
+        verified = self.verified.get(token)
+        if (
+            verified is None
+            or verified.claims["exp"] <= time.time()
+            or self.decode_key(verified.header, {}) is not verified.key
+        ):
+            verified = self._verify_signature(token, allow_expired=allow_expired)
+        _require_kind(verified.header, refresh=refresh)
+        return dict(verified.claims)
+
+    def _verify_signature(self, token: str, *, allow_expired: bool = False) -> VerifiedToken:
         """Everything that depends on the token's text alone, done in full; remembered."""
         header = unverified_header(token)
         key = self.decode_key(header, {})
@@ -279,15 +301,18 @@ class _VerifierState:
                 audience=self.settings.service_name,
                 issuer=self.settings.issuer,
                 leeway=self.settings.leeway_seconds,
+                # An expired token remembered here is never served from memory (verify
+                # checks exp before it uses a remembered token), so it may be put there too.
+                options={"verify_exp": not allow_expired},
             )
         except ExpiredSignatureError as e:
             raise TokenExpired() from e
         except InvalidTokenError as e:
-            raise InvalidToken(_describe(e), _REASONS.get(type(e), "invalid")) from e
+            raise _library_refusal(e) from e
         if decoded["header"] != header:
             # The key was chosen from the quick parse; PyJWT's strict one must agree.
             raise InvalidToken("The token header is malformed.", "malformed")
-        self.check_claims(header, decoded["payload"])
+        self._check_token(header, decoded["payload"])
         verified = VerifiedToken(header=header, claims=decoded["payload"], key=key)
         self.verified.put(token, verified)
         return verified
@@ -303,17 +328,50 @@ class _VerifierState:
         return self.revocation.is_revoked(payload)
 
     def check_claims(self, header: dict[str, Any], payload: dict[str, Any]) -> bool:
-        typ = header.get("typ")
-        typ = typ.lower() if isinstance(typ, str) else None
-        if payload.get("type") == "refresh":
-            if typ != REFRESH_TOKEN_TYP:
-                raise InvalidToken("The token type is not a refresh token.", "wrong_type")
-            _check_claim_types(payload, _REQUIRED_REFRESH_CLAIMS)
-        else:
-            if typ not in (ACCESS_TOKEN_TYP, "application/" + ACCESS_TOKEN_TYP):
-                raise InvalidToken("The token type is not 'at+jwt'.", "wrong_type")
-            _check_claim_types(payload, _REQUIRED_ACCESS_CLAIMS)
+        """Flask-JWT-Extended's token_verification_loader: an access token's checks.
+
+        FJE takes a token without its own ``type`` claim for an access token, so this is
+        what keeps a refresh token out of ``jwt_required()``. (``jwt_required(refresh=True)``
+        accepts none of auth_service's tokens; :func:`authenticate` is the way.)
+        """
+        self._check_token(header, payload)
+        _require_kind(header, refresh=False)
         return True
+
+    def _check_token(self, header: dict[str, Any], payload: Mapping[str, Any]) -> None:
+        """The checks on a decoded token of either kind that depend on its text alone.
+
+        Whatever is checked here, a token remembered in :class:`VerifiedTokens` skips;
+        what time or revocation can change is checked in :meth:`verify`.
+        """
+        if _kind(header) == REFRESH_TOKEN_TYP:
+            _check_claim_types(payload, _REQUIRED_REFRESH_CLAIMS)
+            # Its own audience, the service that issued it: never one a resource service has.
+            if payload["aud"] not in (self.settings.service_name, [self.settings.service_name]):
+                raise InvalidToken("A refresh token is only for the service that issued it.", "wrong_audience")
+            longest = MAX_REFRESH_TOKEN_TTL_SECONDS
+        else:
+            _check_claim_types(payload, _REQUIRED_ACCESS_CLAIMS)
+            longest = MAX_ACCESS_TOKEN_TTL_SECONDS
+        # No issuer of this stack mints a longer-lived token; one that does was minted with a
+        # leaked key or by a misconfigured issuer, and must not live for a year.
+        if payload["exp"] - payload["iat"] > longest:
+            raise InvalidToken("The token's lifetime is longer than any token is issued for.", "lifetime_too_long")
+
+
+def _kind(header: Mapping[str, Any]) -> str:
+    """``at+jwt`` or ``refresh+jwt``, from the ``typ`` header (in any case, ``application/`` optional)."""
+    typ = header.get("typ")
+    typ = typ.lower().removeprefix("application/") if isinstance(typ, str) else None
+    if typ not in (ACCESS_TOKEN_TYP, REFRESH_TOKEN_TYP):
+        raise InvalidToken("The token type is not 'at+jwt'.", "wrong_type")
+    return typ
+
+
+def _require_kind(header: Mapping[str, Any], *, refresh: bool) -> None:
+    if (_kind(header) == REFRESH_TOKEN_TYP) != refresh:
+        wanted = "a refresh token" if refresh else "an access token"
+        raise InvalidToken(f"This needs {wanted}.", "wrong_type")
 
 
 def verifier_state(app: Flask | None = None) -> _VerifierState:
@@ -368,20 +426,58 @@ def _record_rejection(error: AuthError) -> None:
     audit("token_rejected", reason=error.reason, sub=genuine.get("sub"), jti=genuine.get("jti"))
 
 
-_REASONS: Mapping[type[Exception], str] = {
-    InvalidSignatureError: "bad_signature",
-    InvalidAudienceError: "wrong_audience",
-    InvalidIssuerError: "wrong_issuer",
-    ImmatureSignatureError: "not_yet_valid",
-    InvalidIssuedAtError: "bad_claim_type",
-    DecodeError: "malformed",
-}
+#: What PyJWT's refusals become: a reason and a fixed message of ours, by exception class
+#: (the most specific class first; the last row catches the rest). A closed table, because
+#: PyJWT's own messages can quote the token: "Unsupported critical extension: <crit>".
+_LIBRARY_REFUSALS: tuple[tuple[type[InvalidTokenError], str, str], ...] = (
+    (InvalidSignatureError, "bad_signature", "The token signature is invalid."),
+    (DecodeError, "malformed", "The token is malformed."),
+    (InvalidAudienceError, "wrong_audience", "The token's audience does not include this service."),
+    (InvalidIssuerError, "wrong_issuer", "The token was not issued by the trusted issuer."),
+    (ImmatureSignatureError, "not_yet_valid", "The token is not valid yet."),
+    (InvalidIssuedAtError, "bad_claim_type", "The token claim 'iat' has the wrong type."),
+    (MissingRequiredClaimError, "missing_claim", "The token lacks a required claim."),
+    (InvalidAlgorithmError, "algorithm_not_allowed", "The token's algorithm is not allowed."),
+    (InvalidTokenError, "invalid", "The token is invalid."),
+)
 
 
-def _describe(error: Exception) -> str:
-    text = str(error) or type(error).__name__
-    # Library messages name the check that failed; keep them short and single-line.
-    return text.splitlines()[0][:160]
+def _library_refusal(error: InvalidTokenError) -> InvalidToken:
+    """The InvalidToken for a PyJWT refusal, with its reason and our message, never PyJWT's."""
+    reason, message = next((r, m) for kind, r, m in _LIBRARY_REFUSALS if isinstance(error, kind))
+    return InvalidToken(message, reason)
+
+
+def _own_library_errors(app: Flask, realm: str) -> None:
+    """Answer for PyJWT's and Flask-JWT-Extended's exceptions on FJE's own path.
+
+    ``jwt_required`` and ``decode_token`` let them escape to handlers FJE registers, which
+    answer 422 with the library's text. Ours replace them, for every class (Flask picks
+    the handler of the most specific one), so they answer as :func:`authenticate` does.
+    """
+
+    def refuse(error: Exception) -> tuple[dict[str, Any], int, dict[str, str]]:
+        refusal: AuthError
+        if isinstance(error, ExpiredSignatureError):
+            refusal = TokenExpired()
+        elif isinstance(error, InvalidTokenError):
+            refusal = _library_refusal(error)
+        elif isinstance(error, NoAuthorizationError):
+            refusal = MissingToken()
+        elif isinstance(error, RevokedTokenError):
+            refusal = TokenRevoked()
+        else:  # FJE's other refusals (a malformed header, the wrong kind of token…)
+            refusal = InvalidToken()
+        _record_rejection(refusal)
+        return render_error(refusal, realm)
+
+    for base in (InvalidTokenError, JWTExtendedException):
+        for kind in _with_subclasses(base):
+            app.register_error_handler(kind, refuse)
+
+
+def _with_subclasses(cls: type[Exception]) -> list[type[Exception]]:
+    return [cls, *(sub for direct in cls.__subclasses__() for sub in _with_subclasses(direct))]
 
 
 def current_claims() -> dict[str, Any]:

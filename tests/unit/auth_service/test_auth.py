@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ from flask.testing import FlaskClient
 
 from auth_service import create_app
 from secure_service import SettingsError
+from secure_service.settings import MAX_REFRESH_TOKEN_TTL_SECONDS
 from tests.support import free_port
 from tests.unit.conftest import DEFAULT_PASSWORD, Actions, Services, bearer
 
@@ -131,6 +133,68 @@ def test_an_access_token_cannot_refresh(actions: Actions, auth_client: FlaskClie
 def test_a_refresh_token_is_not_an_access_token(actions: Actions, users_client: FlaskClient) -> None:
     _user, tokens = actions.new_user()
     assert users_client.get("/users/me", headers=bearer(tokens["refresh_token"])).status_code == 401
+
+
+def test_tokens_carry_only_their_profiles_claims(actions: Actions) -> None:
+    # Flask-JWT-Extended's own `fresh` and `type` are no part of RFC 9068 and nothing reads them.
+    _user, tokens = actions.new_user()
+    access, refresh = claims_of(tokens["access_token"]), claims_of(tokens["refresh_token"])
+    assert set(access) == {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "scope", "roles", "client_id", "sid"}
+    assert set(refresh) == {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "sid"}
+
+
+@pytest.mark.parametrize(("path", "body"), [("/auth/logout", {}), ("/auth/logout-all", None)])
+def test_auth_service_refuses_a_refresh_token_where_it_needs_an_access_token(
+    actions: Actions, auth_client: FlaskClient, path: str, body: dict[str, Any] | None
+) -> None:
+    _user, tokens = actions.new_user()
+    response = auth_client.post(path, headers=bearer(tokens["refresh_token"]), json=body)
+    assert response.status_code == 401
+    assert response.json["error"] == "invalid_token"
+    assert auth_client.post("/auth/refresh", headers=bearer(tokens["refresh_token"])).status_code == 200
+
+
+def test_logout_refuses_an_access_token_as_its_refresh_token(actions: Actions, auth_client: FlaskClient) -> None:
+    _user, first = actions.new_user()
+    response = auth_client.post(
+        "/auth/logout", headers=bearer(first["access_token"]), json={"refresh_token": first["access_token"]}
+    )
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("legacy", [{}, {"type": "refresh"}], ids=["current", "minted-before-without-type"])
+def test_no_refresh_token_lives_longer_than_a_session_can(
+    actions: Actions, services: Services, auth_client: FlaskClient, legacy: dict[str, Any]
+) -> None:
+    user = actions.sign_up()
+    signing = services.auth.extensions["auth_service.keystore"].active
+    revocation = services.auth.extensions["auth_service.issuer"].revocation
+    now = int(time.time())
+
+    def refresh_token(lifetime: int) -> str:
+        """A refresh token as the issuer signs them (its own key), with a live session."""
+        sid, jti = str(uuid.uuid4()), str(uuid.uuid4())
+        revocation.start_family(sid, jti, lifetime)
+        claims = {
+            "iss": services.config["JWT_ISSUER"],
+            "sub": user["id"],
+            "aud": ["auth_service"],
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime,
+            "jti": jti,
+            "sid": sid,
+            "client_id": "web-app",
+            **legacy,
+        }
+        headers = {"kid": signing.kid, "typ": "refresh+jwt"}
+        return jwt.encode(claims, signing.private_key, algorithm=signing.algorithm, headers=headers)
+
+    longest = auth_client.post("/auth/refresh", headers=bearer(refresh_token(MAX_REFRESH_TOKEN_TTL_SECONDS)))
+    assert longest.status_code == 200
+    refused = auth_client.post("/auth/refresh", headers=bearer(refresh_token(MAX_REFRESH_TOKEN_TTL_SECONDS + 1)))
+    assert refused.status_code == 401
+    assert "lifetime" in refused.json["message"]
 
 
 # --- logout, logout-all, admin revoke -------------------------------------------------

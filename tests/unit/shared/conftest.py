@@ -49,7 +49,6 @@ def standard_claims(**overrides: Any) -> dict[str, Any]:
         "roles": ["user"],
         "client_id": "web-app",
         "sid": str(uuid.uuid4()),
-        "type": "access",
     }
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not _DROP}

@@ -75,7 +75,8 @@ def test_the_cache_refreshes_by_age_without_making_the_request_wait(keyring: Key
         keyring.jwks, ("RS256",), cooldown_seconds=10, max_age_seconds=300, clock=clock, in_background=deferred.append
     )
     assert cache.get(kid) is not None
-    keyring.published.remove(kid)  # retired at the issuer
+    keyring.add()  # rotated...
+    keyring.published.remove(kid)  # ...and retired at the issuer
     clock.now += 301
     assert cache.get(kid) is not None  # the stale key still answers this request...
     assert len(deferred) == 1 and keyring.fetches == 1  # ...while a refresh is scheduled, once
@@ -111,3 +112,27 @@ def test_until_a_first_fetch_succeeds_it_retries_every_second(keyring: KeyRing, 
     keyring.down = False
     clock.now += 1.1
     assert cache.get(kid) is not None
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        pytest.param({"keys": []}, id="no-keys"),
+        pytest.param({"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "hmac", "alg": "HS256"}]}, id="only-unusable"),
+    ],
+)
+def test_a_document_without_a_usable_key_keeps_the_cached_keys(
+    keyring: KeyRing, clock: Clock, caplog: pytest.LogCaptureFixture, document: dict[str, Any]
+) -> None:
+    kid = keyring.add()
+    good = keyring.jwks()
+    served = [good]
+    cache = KeyCache(lambda: served[-1], ("RS256",), cooldown_seconds=10, max_age_seconds=300, clock=clock)
+    assert cache.get(kid) is not None
+    served.append(document)  # auth_service misconfigured, or a proxy answering for it
+    clock.now += 11
+    with caplog.at_level("WARNING", logger="secure_service.jwks"):
+        assert cache.refresh(force=True)
+    assert cache.get(kid) is not None
+    assert cache.kids() == [kid]
+    assert "no usable key" in caplog.text

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from typing import Any
 
@@ -15,11 +16,13 @@ import redis
 from apiflask import APIFlask
 from cryptography.hazmat.primitives import serialization
 from flask.testing import FlaskClient
+from flask_jwt_extended import jwt_required
 
 from secure_service import InvalidToken, RevocationStore
+from secure_service.settings import MAX_ACCESS_TOKEN_TTL_SECONDS, MAX_REFRESH_TOKEN_TTL_SECONDS
 from secure_service.verify import verifier_state
 from tests.support import free_port
-from tests.unit.shared.conftest import DROP, KeyRing, Minter, make_resource_app, standard_claims
+from tests.unit.shared.conftest import DROP, SERVICE, KeyRing, Minter, make_resource_app, standard_claims
 
 
 def get(client: FlaskClient, token: str | None = None, header: str | None = None, path: str = "/protected") -> Any:
@@ -124,12 +127,10 @@ def test_alg_none_is_refused(client: FlaskClient, signing_kid: str, alg: str) ->
 
 
 def test_hmac_signed_with_the_public_key_is_refused(redis_url: str, keyring: KeyRing, signing_kid: str) -> None:
-    # HS256 is allowed here, so only the per-key algorithm pin stands in the way.
+    # HS256 is allowed here (alone: it never shares a verifier with RS256, see
+    # test_settings.py) while the issuer's JWKS still publishes its RSA key.
     client = make_resource_app(
-        redis_url,
-        keyring,
-        JWT_ALGORITHMS="RS256 HS256",
-        JWT_HS256_SECRET="Zq8" + "".join(map(chr, range(65, 91))) + "x7Kp9",
+        redis_url, keyring, JWT_ALGORITHMS="HS256", JWT_HS256_SECRET=secrets.token_urlsafe(32)
     ).test_client()
     public_pem = (
         keyring.keys[signing_kid][1]
@@ -230,7 +231,6 @@ def test_typ_variants_of_at_jwt_are_accepted(client: FlaskClient, mint: Minter, 
         pytest.param({"roles": [1]}, id="roles-of-numbers"),
         pytest.param({"scope": ["users:read"]}, id="scope-as-list"),
         pytest.param({"sub": ""}, id="empty-sub"),
-        pytest.param({"type": "refresh"}, id="refresh-type-claim"),
     ],
 )
 def test_bad_claims_are_refused(client: FlaskClient, mint: Minter, overrides: dict[str, Any]) -> None:
@@ -250,6 +250,77 @@ def test_an_expired_token_says_so(client: FlaskClient, mint: Minter) -> None:
 
 def test_expiry_within_the_leeway_is_tolerated(client: FlaskClient, mint: Minter) -> None:
     assert get(client, mint(standard_claims(exp=int(time.time()) - 5))).status_code == 200
+
+
+def test_no_access_token_lives_longer_than_one_can_be_issued_for(client: FlaskClient, mint: Minter) -> None:
+    # A leaked key or a misconfigured issuer could mint a token that lives a year.
+    now = int(time.time())
+    longest = standard_claims(iat=now, nbf=now, exp=now + MAX_ACCESS_TOKEN_TTL_SECONDS)
+    assert get(client, mint(longest)).status_code == 200
+    for lifetime in (MAX_ACCESS_TOKEN_TTL_SECONDS + 1, 365 * 86400):
+        response = get(client, mint(standard_claims(iat=now, nbf=now, exp=now + lifetime)))
+        assert_invalid_token(response)
+        assert "lifetime" in response.json["message"]
+
+
+def test_a_refresh_token_lives_at_most_the_longest_session(resource: APIFlask, mint: Minter) -> None:
+    now = int(time.time())
+    state = verifier_state(resource)
+
+    def refresh_token(lifetime: int) -> str:
+        claims = standard_claims(aud=[SERVICE], iat=now, nbf=now, exp=now + lifetime, scope=DROP, roles=DROP)
+        return mint(claims, headers={"typ": "refresh+jwt"})
+
+    assert state.verify(refresh_token(MAX_REFRESH_TOKEN_TTL_SECONDS), refresh=True)["sub"] == "user-1"
+    with pytest.raises(InvalidToken, match="lifetime"):
+        state.verify(refresh_token(MAX_REFRESH_TOKEN_TTL_SECONDS + 1), refresh=True)
+
+
+# --- what a refusal says ----------------------------------------------------------------
+
+#: Attacker-chosen text, placed where the token library would quote it in its errors.
+MARKER = "attacker-text-7f3a"
+
+
+def _library_refusals(mint: Minter, signing_kid: str) -> dict[str, str]:
+    """Tokens that PyJWT itself refuses, by the reason the verifier gives."""
+    header, payload, signature = mint().split(".")
+    rs256 = {"alg": "RS256", "kid": signing_kid, "typ": "at+jwt"}
+
+    def segment(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    not_utf8 = segment(MARKER.encode() + b"\xff")
+    return {
+        "crit-unsigned": _unsigned({**rs256, "crit": [MARKER]}, standard_claims(), signature),
+        "crit-not-a-list": _unsigned({**rs256, "crit": MARKER}, standard_claims(), signature),
+        "payload-not-utf8": f"{header}.{not_utf8}.{signature}",
+        "payload-not-json": f"{header}.{segment(MARKER.encode())}.{signature}",
+        "signature-bad-padding": f"{header}.{payload}.A",
+        "audience": mint(standard_claims(aud=[MARKER])),
+        "issuer": mint(standard_claims(iss=MARKER)),
+    }
+
+
+def assert_in_our_words(response: Any, name: str) -> None:
+    """A refusal that quotes neither the token nor the token library."""
+    assert_invalid_token(response)
+    for where in (response.get_data(as_text=True), response.headers["WWW-Authenticate"]):
+        assert MARKER not in where, name
+        for library_phrase in ("critical extension", "crit", "codec", "Invalid payload", "padding", "doesn't match"):
+            assert library_phrase not in where, (name, library_phrase)
+
+
+def test_no_text_of_the_token_library_reaches_the_client(client: FlaskClient, mint: Minter, signing_kid: str) -> None:
+    for name, token in _library_refusals(mint, signing_kid).items():
+        assert_in_our_words(get(client, token), name)
+
+
+def test_one_reason_one_message(client: FlaskClient, mint: Minter, signing_kid: str) -> None:
+    message = {name: get(client, token).json["message"] for name, token in _library_refusals(mint, signing_kid).items()}
+    assert message["crit-unsigned"] == message["crit-not-a-list"]
+    assert message["payload-not-utf8"] == message["payload-not-json"]  # signed over another payload
+    assert "audience" in message["audience"] and "issuer" in message["issuer"]
 
 
 # --- rule 5: revocation ---------------------------------------------------------------
@@ -379,7 +450,8 @@ def test_a_remembered_token_dies_with_its_key(
 ) -> None:
     token = mint()
     assert get(client, token).status_code == 200
-    keyring.published.remove(signing_kid)  # retired at the issuer
+    keyring.add()  # rotated...
+    keyring.published.remove(signing_kid)  # ...and retired at the issuer
     verifier_state(resource).keys.refresh(force=True)
     assert_invalid_token(get(client, token))
 
@@ -392,7 +464,56 @@ def test_a_remembered_token_is_still_checked_for_revocation(client: FlaskClient,
     assert_invalid_token(get(client, token))
 
 
-def test_a_remembered_refresh_token_is_still_no_access_token(client: FlaskClient, mint: Minter) -> None:
-    token = mint(standard_claims(type="refresh", sid="s-1"), headers={"typ": "refresh+jwt"})
+def test_a_remembered_refresh_token_is_still_no_access_token(resource: APIFlask, mint: Minter) -> None:
+    token = mint(standard_claims(aud=[SERVICE], scope=DROP, roles=DROP), headers={"typ": "refresh+jwt"})
+    assert verifier_state(resource).verify(token, refresh=True)["sub"] == "user-1"  # now remembered
+    client = resource.test_client()
     assert_invalid_token(get(client, token))
     assert_invalid_token(get(client, token))
+
+
+# --- the token kind: the typ header and the audience, never a claim ---------------------
+
+
+def test_a_refresh_token_is_told_by_its_typ_and_audience(resource: APIFlask, mint: Minter) -> None:
+    state = verifier_state(resource)
+    refresh_claims = standard_claims(aud=[SERVICE], scope=DROP, roles=DROP)
+    assert state.verify(mint(refresh_claims, headers={"typ": "refresh+jwt"}), refresh=True)
+    with pytest.raises(InvalidToken):  # an access token is no refresh token, whatever it claims
+        state.verify(mint(standard_claims(type="refresh")), refresh=True)
+    with pytest.raises(InvalidToken):  # a refresh token is for its issuer alone
+        state.verify(mint(standard_claims(scope=DROP, roles=DROP), headers={"typ": "refresh+jwt"}), refresh=True)
+
+
+def test_flask_jwt_extended_jwt_required_refuses_a_refresh_token(resource: APIFlask, mint: Minter) -> None:
+    # FJE takes a token without a `type` claim for an access token; check_claims, its
+    # token_verification_loader, is what refuses a refresh token there.
+    @resource.get("/fje")
+    @jwt_required()
+    def fje_protected() -> dict[str, Any]:
+        return {"ok": True}
+
+    client = resource.test_client()
+    assert get(client, mint(), path="/fje").status_code == 200
+    refresh = mint(standard_claims(aud=[SERVICE], scope=DROP, roles=DROP), headers={"typ": "refresh+jwt"})
+    assert_invalid_token(get(client, refresh, path="/fje"))
+
+
+def test_flask_jwt_extended_refusals_take_the_shared_shape_and_our_words(
+    resource: APIFlask, mint: Minter, signing_kid: str
+) -> None:
+    # FJE's own handlers answer 422 {"msg"|"message": <PyJWT's text>}; the verifier owns them.
+    @resource.get("/fje")
+    @jwt_required()
+    def fje_protected() -> dict[str, Any]:
+        return {"ok": True}
+
+    client = resource.test_client()
+    for name, token in _library_refusals(mint, signing_kid).items():
+        assert_in_our_words(get(client, token, path="/fje"), name)
+    expired = get(client, mint(standard_claims(exp=int(time.time()) - 60)), path="/fje")
+    assert_invalid_token(expired)
+    assert expired.json["error"] == "token_expired"
+    missing = get(client, path="/fje")
+    assert missing.status_code == 401
+    assert missing.headers["WWW-Authenticate"] == 'Bearer realm="users_service"'
