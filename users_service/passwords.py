@@ -15,6 +15,7 @@ from secure_service import UpstreamUnavailable
 #: zxcvbn's "safely unguessable" score (0-4); below it are the passwords of its common and
 #: breached-password lists, keyboard walks, repeats and sequences.
 MIN_PASSWORD_SCORE = 3
+ZXCVBN_MAX_LENGTH = 72
 
 _hasher = PasswordHasher()
 # Verified when the username is unknown, so both failures take the same time.
@@ -43,7 +44,8 @@ def password_weakness(password: str, *, user_inputs: list[str]) -> str | None:
     """Why ``password`` is refused for a new account (common, breached, guessable), or None."""
     if len(set(password)) == 1:
         return "A password of one repeated character is refused."
-    result = zxcvbn(password, user_inputs=user_inputs)
+    # zxcvbn refuses input over 72 characters; a password is at least as strong as its start.
+    result = zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=user_inputs)
     if result["score"] >= MIN_PASSWORD_SCORE:
         return None
     warning = result["feedback"].get("warning") or "This password is too easy to guess."

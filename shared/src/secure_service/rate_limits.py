@@ -12,7 +12,6 @@ any other answer they would read as "you are blocked" where nothing is.
 from __future__ import annotations
 
 import ipaddress
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -70,7 +69,8 @@ def init_rate_limiter(
     @app.errorhandler(RateLimitExceeded)
     def _too_many(error: RateLimitExceeded) -> tuple[dict[str, Any], int, dict[str, str]]:
         breached = limiter.current_limit
-        retry_after = max(1, math.ceil(breached.reset_at - time.time())) if breached else 60
+        # Whole seconds, as Flask-Limiter counts them; never 0, never past the window.
+        retry_after = max(1, int(breached.reset_at - time.time())) if breached else 60
         return render_error(RateLimited(error.description, retry_after), app.config["SERVICE_NAME"])
 
     return limiter

@@ -263,3 +263,9 @@ def test_a_password_made_of_the_username_is_refused(users_client: FlaskClient) -
     username = f"alice{uuid.uuid4().hex[:4]}"
     response = users_client.post("/users", json={"username": username, "password": f"{username}{username}"})
     assert response.status_code == 400
+
+
+def test_a_long_passphrase_is_accepted(users_client: FlaskClient) -> None:
+    passphrase = "the quick brown fox jumps over the lazy dog while singing " * 2  # 118 characters
+    response = users_client.post("/users", json={"username": f"long-{uuid.uuid4().hex[:8]}", "password": passphrase})
+    assert response.status_code == 201
