@@ -86,7 +86,8 @@ def auth_cost_app(processes: LocalProcesses) -> Iterator[tuple[str, int]]:
     env = {
         **os.environ,
         "PORT": str(port),
-        "REDIS_URL": f"redis://127.0.0.1:{processes.ports['redis']}/0",
+        # A resource service like users_service, with its Redis user.
+        "REDIS_URL": processes.redis_url("users_service"),
         "JWT_ISSUER": auth,
         "JWKS_URL": f"{auth}/.well-known/jwks.json",
     }
@@ -222,7 +223,8 @@ def main() -> int:
                 audience="users_service",
                 issuer=processes.url("auth"),
                 jwks_url=processes.url("auth") + "/.well-known/jwks.json",
-                redis_url=f"redis://127.0.0.1:{processes.ports['redis']}/0",
+                # auth_service's Redis user: it may also run the floor's EXISTS.
+                redis_url=processes.redis_url("auth_service"),
                 rounds=15,
                 calls=calls,
             )

@@ -5,8 +5,13 @@ under gunicorn, each on loopback, waits until every one is ready, and stops them
 Ctrl-C or SIGTERM. State (SQLite files, signing keys, Redis AOF, generated dev secrets)
 lives in DATA_DIR (default ./var), so a restart keeps users, orders and revocations.
 
+Redis runs as docker compose runs it (deploy/redis/redis-server.sh): each service logs in
+as its own ACL user and gets only its own password. With REDIS_URL, every service uses
+that one URL, and least privilege in that Redis is for its owner to configure.
+
 Environment (all optional): DATA_DIR, AUTH_PORT, USERS_PORT, ORDERS_PORT, REDIS_PORT,
-REDIS_URL, ADMIN_USERNAME, ADMIN_PASSWORD, and any service setting from .env.example.
+REDIS_URL, ADMIN_USERNAME, ADMIN_PASSWORD, the Redis passwords of REDIS_PASSWORDS, and any
+service setting from .env.example.
 """
 
 from __future__ import annotations
@@ -21,11 +26,25 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("auth_service", "users_service", "orders_service")
+REDIS_SERVER_SCRIPT = ROOT / "deploy" / "redis" / "redis-server.sh"
+#: The operator's Redis password (the default user), given to no service.
+REDIS_OPERATOR_PASSWORD = "REDIS_PASSWORD"
+#: Each service's Redis ACL user is named after it; the variable holding its password.
+REDIS_SERVICE_PASSWORDS = {
+    "auth_service": "REDIS_AUTH_SERVICE_PASSWORD",
+    "users_service": "REDIS_USERS_SERVICE_PASSWORD",
+    "orders_service": "REDIS_ORDERS_SERVICE_PASSWORD",
+}
+REDIS_PASSWORDS = (REDIS_OPERATOR_PASSWORD, *REDIS_SERVICE_PASSWORDS.values())
+#: Taken from the environment, else generated once into DATA_DIR/dev.env and kept (the
+#: Redis passwords only when make dev starts Redis itself).
+DEV_SECRETS = ("ADMIN_PASSWORD", *REDIS_PASSWORDS)
 READY_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 10
 
@@ -34,8 +53,10 @@ def say(message: str) -> None:
     print(f"[devstack] {message}", flush=True)  # noqa: T201 - this is a terminal program
 
 
-def load_dev_secrets(data_dir: Path) -> dict[str, str]:
-    """Secrets for local development: taken from the environment, else generated once and kept."""
+def load_dev_secrets(
+    data_dir: Path, names: Sequence[str] = DEV_SECRETS, environ: Mapping[str, str] = os.environ
+) -> dict[str, str]:
+    """Each secret in ``names``: from ``environ``, else from DATA_DIR/dev.env, else generated there and kept."""
     path = data_dir / "dev.env"
     saved: dict[str, str] = {}
     if path.exists():
@@ -43,14 +64,23 @@ def load_dev_secrets(data_dir: Path) -> dict[str, str]:
             name, _, value = line.partition("=")
             if name and value:
                 saved[name] = value
-    if "ADMIN_PASSWORD" not in os.environ and "ADMIN_PASSWORD" not in saved:
-        saved["ADMIN_PASSWORD"] = secrets.token_urlsafe(18)
+    generated = [name for name in names if name not in environ and name not in saved]
+    if generated:
+        saved.update({name: secrets.token_urlsafe(24) for name in generated})
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.writelines(f"{k}={v}\n" for k, v in saved.items())
-        say(f"generated a dev admin password into {path}")
-    return saved
+        say(f"generated {', '.join(generated)} into {path}")
+    return {name: environ.get(name) or saved[name] for name in names}
+
+
+def redis_urls(port: int, dev_secrets: Mapping[str, str]) -> dict[str, str]:
+    """Each service's REDIS_URL for the Redis started here: its own ACL user and password."""
+    return {
+        name: f"redis://{name}:{dev_secrets[variable]}@127.0.0.1:{port}/0"
+        for name, variable in REDIS_SERVICE_PASSWORDS.items()
+    }
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], name: str) -> None:
@@ -74,11 +104,14 @@ def wait_redis(port: int, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"redis-server exited with code {process.returncode} (is port {port} in use?)")
+            raise RuntimeError(
+                f"redis-server exited with code {process.returncode} (port {port} taken? see its output)"
+            )
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
                 sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
+                # It answers, and asks for a password: it has loaded its data and is ready.
+                if sock.recv(64).startswith((b"+PONG", b"-NOAUTH")):
                     return
         except OSError:
             pass
@@ -133,65 +166,81 @@ class Stack:
 
 
 def main() -> int:
+    # What the stack writes (SQLite files with password hashes, signing keys, Redis' AOF
+    # with revocations, logs) is for this user only, and so is the directory holding it.
+    os.umask(0o077)
     data_dir = Path(os.environ.get("DATA_DIR", ROOT / "var")).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
     ports = {
         "auth_service": int(os.environ.get("AUTH_PORT", "8001")),
         "users_service": int(os.environ.get("USERS_PORT", "8002")),
         "orders_service": int(os.environ.get("ORDERS_PORT", "8003")),
     }
-    secrets_env = load_dev_secrets(data_dir)
+    given_redis_url = os.environ.get("REDIS_URL")
+    dev_secrets = load_dev_secrets(data_dir, ("ADMIN_PASSWORD",) if given_redis_url else DEV_SECRETS)
     stack = Stack(data_dir)
 
     def on_signal(signum: int, _frame: object) -> None:
+        # The first SIGTERM or Ctrl-C starts the shutdown; later ones (make forwards the
+        # signal it got, so one kill of make's group arrives twice) must not interrupt it,
+        # or the children are left running with the ports taken (see the finally below).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
-        redis_url = os.environ.get("REDIS_URL")
-        if not redis_url:
+        if given_redis_url:
+            service_redis_urls = dict.fromkeys(SERVICES, given_redis_url)
+        else:
             redis_port = int(os.environ.get("REDIS_PORT", "6379"))
             redis_server = shutil.which("redis-server")
             if redis_server is None:
                 say("redis-server not found: install it (apt-get install redis-server) or set REDIS_URL")
                 return 2
             (data_dir / "redis").mkdir(exist_ok=True)
+            # The configuration, ACL users and persistence of compose's Redis; only where it
+            # listens and keeps its files differ.
             process = stack.start(
                 "redis",
                 [
-                    redis_server,
+                    "sh",
+                    str(REDIS_SERVER_SCRIPT),
                     "--bind",
                     "127.0.0.1",
                     "--port",
                     str(redis_port),
                     "--dir",
                     str(data_dir / "redis"),
-                    # AOF: a restart forgets no revocation.
-                    "--appendonly",
-                    "yes",
-                    "--save",
-                    "",
                 ],
-                dict(os.environ),
+                {
+                    **os.environ,
+                    **{name: dev_secrets[name] for name in REDIS_PASSWORDS},
+                    "REDIS_SERVER": redis_server,
+                },
             )
             wait_redis(redis_port, process)
-            redis_url = f"redis://127.0.0.1:{redis_port}/0"
-            say(f"redis ready on {redis_url}")
+            service_redis_urls = redis_urls(redis_port, dev_secrets)
+            say(f"redis ready on 127.0.0.1:{redis_port}, one ACL user per service")
 
         base = f"http://127.0.0.1:{ports['auth_service']}"
         env = {
-            **secrets_env,
+            "ADMIN_PASSWORD": dev_secrets["ADMIN_PASSWORD"],
             "JWT_ISSUER": base,
             "JWKS_URL": f"{base}/.well-known/jwks.json",
             "USERS_SERVICE_URL": f"http://127.0.0.1:{ports['users_service']}",
             "KEYS_DIR": str(data_dir / "keys"),
             **os.environ,
-            "REDIS_URL": redis_url,
             "HOST": "127.0.0.1",
         }
+        for name in REDIS_PASSWORDS:  # a service holds only its own, inside its REDIS_URL
+            env.pop(name, None)
         for name in SERVICES:
             service_env = {
                 **env,
+                "REDIS_URL": service_redis_urls[name],
                 "PORT": str(ports[name]),
                 "DATABASE_URL": os.environ.get(
                     f"{name.split('_')[0].upper()}_DATABASE_URL", f"sqlite:///{data_dir / (name + '.db')}"
@@ -220,6 +269,9 @@ def main() -> int:
         say(f"error: {e}")
         return 1
     finally:
+        # Whatever ended the stack, a signal arriving now must not cut its shutdown short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         stack.stop()
         say("stopped")
 

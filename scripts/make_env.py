@@ -11,7 +11,17 @@ import secrets
 import sys
 from pathlib import Path
 
-GENERATED = ("ADMIN_PASSWORD", "POSTGRES_PASSWORD", "USERS_DB_PASSWORD", "ORDERS_DB_PASSWORD", "REDIS_PASSWORD")
+GENERATED = (
+    "ADMIN_PASSWORD",
+    "POSTGRES_PASSWORD",
+    "USERS_DB_PASSWORD",
+    "ORDERS_DB_PASSWORD",
+    # Redis: the operator's account, then one ACL user per service (deploy/redis/redis-server.sh).
+    "REDIS_PASSWORD",
+    "REDIS_AUTH_SERVICE_PASSWORD",
+    "REDIS_USERS_SERVICE_PASSWORD",
+    "REDIS_ORDERS_SERVICE_PASSWORD",
+)
 
 
 def main() -> int:

@@ -7,10 +7,13 @@ One switch, ``E2E_BACKEND``, chooses how the stack runs; the tests are the same:
            its own project name and free ports, torn down with its volumes afterwards.
   E2E_BACKEND=local,compose runs every test on both, one backend after the other (the
   test ids say which: ``[local]``, ``[compose]``).
+A test marked ``compose_only`` (containers) runs on the composed stack only; on the local
+processes it is deselected, and pytest's summary counts it so.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -23,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import jwt
 import pytest
@@ -37,6 +41,8 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECONDS = 120
 CLIENT_ID = "e2e-reporting"
+#: Not the default "admin": nothing (the tutorial included) may assume the admin's name.
+ADMIN_USERNAME = "e2e-admin"
 #: Login limits of the stack under test: a username lock short enough to watch expire;
 #: a per-address limit high enough for the fuzzing run (it is unit-tested separately).
 USERNAME_LIMIT_FAILURES, USERNAME_LIMIT_SECONDS = 3, 6
@@ -46,9 +52,24 @@ KEY_TIMINGS = {"KEY_ACTIVATION_DELAY_SECONDS": 3, "JWKS_REFETCH_COOLDOWN_SECONDS
 STACK_SETTINGS = {
     "LOGIN_LIMIT_PER_USERNAME": f"{USERNAME_LIMIT_FAILURES} per {USERNAME_LIMIT_SECONDS} seconds",
     "LOGIN_LIMIT_PER_ADDRESS": "10000 per 15 minutes",
+    # Every sign-up of the suite comes from one address; the limit is unit-tested.
+    "SIGNUP_LIMIT_PER_ADDRESS": "100000 per hour",
     **{name: str(value) for name, value in KEY_TIMINGS.items()},
 }
 BACKENDS = ("local", "compose")
+#: The Redis passwords compose requires (deploy/redis/redis-server.sh): the operator's, then each service's.
+REDIS_PASSWORDS = {
+    "default": "REDIS_PASSWORD",
+    "auth_service": "REDIS_AUTH_SERVICE_PASSWORD",
+    "users_service": "REDIS_USERS_SERVICE_PASSWORD",
+    "orders_service": "REDIS_ORDERS_SERVICE_PASSWORD",
+}
+
+
+def redis_cli_credentials(redis_url: str) -> list[str]:
+    """redis-cli's options for logging in as the user, with the password, of ``redis_url``."""
+    url = urlsplit(redis_url)
+    return ["--user", url.username or "default", "--pass", url.password] if url.password else []
 
 
 @dataclass
@@ -69,6 +90,18 @@ class Stack:
     #: Take one service (redis, auth_service, users_service…) down, and bring it back.
     stop_service: Callable[[str], None]
     start_service: Callable[[str], None]
+    #: "local" or "compose".
+    backend: str
+    #: The environment a service runs with (what it holds, were it compromised).
+    service_environment: Callable[[str], dict[str, str]]
+    #: ``redis_command(who, *args)``: redis-cli's output for one command, sent with the
+    #: credentials ``who`` holds: a service's are the REDIS_URL in its own environment;
+    #: "default" is the operator's account (REDIS_PASSWORD).
+    redis_command: Callable[..., str]
+    #: compose only: run a command in a service's container; (exit code, output).
+    container_command: Callable[[str, list[str]], tuple[int, str]] | None = None
+    #: compose only: ``docker inspect`` of a service's container.
+    inspect_container: Callable[[str], dict[str, Any]] | None = None
 
     def keys(self) -> list[dict[str, Any]]:
         """``keys list --json``: every signing key and its state."""
@@ -131,12 +164,14 @@ class LocalProcesses:
             "USERS_PORT": str(self.ports["users"]),
             "ORDERS_PORT": str(self.ports["orders"]),
             "REDIS_PORT": str(self.ports["redis"]),
-            "ADMIN_USERNAME": "admin",
+            "ADMIN_USERNAME": ADMIN_USERNAME,
             "ADMIN_PASSWORD": keys.admin_password,
             "SERVICE_CLIENTS": keys.service_clients(),
             **settings,
         }
-        self.env.pop("REDIS_URL", None)
+        # devstack starts its own Redis and generates its passwords (into data/dev.env).
+        for name in ("REDIS_URL", *REDIS_PASSWORDS.values()):
+            self.env.pop(name, None)
         self.process: subprocess.Popen[bytes] | None = None
 
     def url(self, name: str) -> str:
@@ -192,12 +227,38 @@ class LocalProcesses:
     def read_key_file(self, name: str) -> bytes:
         return (self.data / "keys" / name).read_bytes()
 
+    def dev_secret(self, name: str) -> str:
+        """A secret devstack generated into data/dev.env."""
+        for line in (self.data / "dev.env").read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key == name:
+                return value
+        raise KeyError(f"{name} is not in {self.data / 'dev.env'}")
+
+    def redis_url(self, user: str) -> str:
+        """The URL that logs in to the stack's Redis as ``user`` (a service's ACL user, or default)."""
+        return f"redis://{user}:{self.dev_secret(REDIS_PASSWORDS[user])}@127.0.0.1:{self.ports['redis']}/0"
+
+    def service_environment(self, name: str) -> dict[str, str]:
+        """The environment a running service was started with (its gunicorn master's)."""
+        pid = int((self.data / "run" / f"{name}.pid").read_text())
+        entries = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        return dict(entry.decode().partition("=")[::2] for entry in entries if entry)
+
+    def redis_command(self, who: str, *args: str) -> str:
+        url = self.redis_url("default") if who == "default" else self.service_environment(who)["REDIS_URL"]
+        port = str(urlsplit(url).port)
+        result = subprocess.run(
+            ["redis-cli", "--no-auth-warning", "-h", "127.0.0.1", "-p", port, *redis_cli_credentials(url), *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        return (result.stdout + result.stderr).strip()
+
     def auth_cli(self, args: list[str]) -> str:
-        env = {
-            **self.env,
-            "KEYS_DIR": str(self.data / "keys"),
-            "REDIS_URL": f"redis://127.0.0.1:{self.ports['redis']}/0",
-        }
+        # As auth_service runs under make dev: its own Redis user.
+        env = {**self.env, "KEYS_DIR": str(self.data / "keys"), "REDIS_URL": self.redis_url("auth_service")}
         result = subprocess.run(
             [sys.executable, "-m", "flask", "--app", "auth_service", *args],
             cwd=ROOT,
@@ -221,7 +282,7 @@ def local_stack(scratch: Path) -> Iterator[Stack]:
             auth=processes.url("auth"),
             users=processes.url("users"),
             orders=processes.url("orders"),
-            admin_username="admin",
+            admin_username=ADMIN_USERNAME,
             admin_password=keys.admin_password,
             client_secret=keys.client_secret,
             read_key_file=processes.read_key_file,
@@ -230,6 +291,9 @@ def local_stack(scratch: Path) -> Iterator[Stack]:
             restart=processes.restart,
             stop_service=processes.stop_service,
             start_service=processes.start_service,
+            backend="local",
+            service_environment=processes.service_environment,
+            redis_command=processes.redis_command,
         )
     finally:
         processes.stop()
@@ -248,11 +312,12 @@ def compose_stack(scratch: Path) -> Iterator[Stack]:
         "AUTH_PORT": ports["auth"],
         "USERS_PORT": ports["users"],
         "ORDERS_PORT": ports["orders"],
+        "ADMIN_USERNAME": ADMIN_USERNAME,
         "ADMIN_PASSWORD": keys.admin_password,
         "POSTGRES_PASSWORD": secrets.token_urlsafe(18),
         "USERS_DB_PASSWORD": secrets.token_urlsafe(18),
         "ORDERS_DB_PASSWORD": secrets.token_urlsafe(18),
-        "REDIS_PASSWORD": secrets.token_urlsafe(18),
+        **{variable: secrets.token_urlsafe(18) for variable in REDIS_PASSWORDS.values()},
         "SERVICE_CLIENTS": keys.service_clients(),
         **STACK_SETTINGS,
     }
@@ -283,6 +348,30 @@ def compose_stack(scratch: Path) -> Iterator[Stack]:
         assert code == 0, stderr[-2000:]
         return stdout
 
+    def container_command(service: str, command: list[str]) -> tuple[int, str]:
+        # Not exec_in_container: that raises on a non-zero exit, which some checks expect.
+        argv = [*compose.compose_command_property, "exec", "-T", service, *command]
+        result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        return result.returncode, (result.stdout + result.stderr).strip()
+
+    @functools.cache  # a container keeps its environment across restarts
+    def service_environment(service: str) -> dict[str, str]:
+        code, output = container_command(service, ["printenv"])
+        assert code == 0, output
+        return dict(line.partition("=")[::2] for line in output.splitlines() if "=" in line)
+
+    def redis_command(who: str, *args: str) -> str:
+        if who == "default":
+            credentials = ["--user", "default", "--pass", str(settings["REDIS_PASSWORD"])]
+        else:
+            credentials = redis_cli_credentials(service_environment(who)["REDIS_URL"])
+        return container_command("redis", ["redis-cli", "--no-auth-warning", *credentials, *args])[1]
+
+    def inspect_container(service: str) -> dict[str, Any]:
+        container_id = compose.get_container(service).ID
+        inspected = subprocess.run(["docker", "inspect", container_id], check=True, capture_output=True, text=True)
+        return dict(json.loads(inspected.stdout)[0])
+
     try:
         compose.start()
         wait_ready(list(urls.values()), lambda: True, lambda: compose.get_logs()[0][-4000:])
@@ -290,7 +379,7 @@ def compose_stack(scratch: Path) -> Iterator[Stack]:
             auth=urls["auth"],
             users=urls["users"],
             orders=urls["orders"],
-            admin_username="admin",
+            admin_username=ADMIN_USERNAME,
             admin_password=keys.admin_password,
             client_secret=keys.client_secret,
             read_key_file=read_key_file,
@@ -299,6 +388,11 @@ def compose_stack(scratch: Path) -> Iterator[Stack]:
             restart=restart,
             stop_service=lambda name: compose_command("stop", name),
             start_service=start_service,
+            backend="compose",
+            service_environment=service_environment,
+            redis_command=redis_command,
+            container_command=container_command,
+            inspect_container=inspect_container,
         )
     finally:
         compose.stop()
@@ -310,6 +404,23 @@ def chosen_backends() -> list[str]:
     if unknown or not chosen:
         raise pytest.UsageError(f"E2E_BACKEND={','.join(chosen)!r}; choose from {', '.join(BACKENDS)}")
     return chosen
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "compose_only: about the containers; runs on the composed stack only")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect compose_only tests on every other backend (pytest reports them as deselected)."""
+
+    def backend(item: pytest.Item) -> object:
+        callspec = getattr(item, "callspec", None)
+        return callspec.params.get("stack") if callspec is not None else None
+
+    elsewhere = [item for item in items if item.get_closest_marker("compose_only") and backend(item) != "compose"]
+    if elsewhere:
+        config.hook.pytest_deselected(items=elsewhere)
+        items[:] = [item for item in items if item not in elsewhere]
 
 
 # Session-scoped and parametrized: pytest runs all tests on one backend, tears it down,

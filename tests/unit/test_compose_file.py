@@ -11,9 +11,21 @@ from typing import Any
 
 import pytest
 
+from tests.support import load_script
+
 ROOT = Path(__file__).resolve().parents[2]
-REQUIRED = ("ADMIN_PASSWORD", "POSTGRES_PASSWORD", "USERS_DB_PASSWORD", "ORDERS_DB_PASSWORD", "REDIS_PASSWORD")
 SERVICES = ("auth_service", "users_service", "orders_service")
+#: Each service's Redis ACL user is named after it (deploy/redis/redis-server.sh).
+REDIS_SERVICE_PASSWORDS = {name: f"REDIS_{name.upper()}_PASSWORD" for name in SERVICES}
+REQUIRED = (
+    "ADMIN_PASSWORD",
+    "POSTGRES_PASSWORD",
+    "USERS_DB_PASSWORD",
+    "ORDERS_DB_PASSWORD",
+    "REDIS_PASSWORD",
+    *REDIS_SERVICE_PASSWORDS.values(),
+)
+REDIS_SCRIPT = "deploy/redis/redis-server.sh"
 
 
 def compose_config(**env: str) -> subprocess.CompletedProcess[str]:
@@ -32,9 +44,14 @@ def compose_config(**env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def secret(name: str) -> str:
+    """The value the ``config`` fixture gives the required secret ``name``."""
+    return f"test-{name.lower()}"
+
+
 @pytest.fixture(scope="module")
 def config() -> dict[str, Any]:
-    result = compose_config(**{name: f"test-{name.lower()}" for name in REQUIRED})
+    result = compose_config(**{name: secret(name) for name in REQUIRED})
     assert result.returncode == 0, result.stderr
     return dict(json.loads(result.stdout))
 
@@ -84,7 +101,60 @@ def test_base_images_default_to_public_ones_and_can_be_replaced(config: dict[str
     assert json.loads(replaced.stdout)["services"]["redis"]["image"] == "local/redis:7"
 
 
-def test_redis_keeps_an_append_only_file_on_a_volume(config: dict[str, Any]) -> None:
+def test_redis_runs_the_one_server_definition_read_only(config: dict[str, Any]) -> None:
     redis = config["services"]["redis"]
-    assert "--appendonly yes" in " ".join(redis["entrypoint"])
-    assert [v["source"] for v in redis["volumes"]] == ["redis-data"]
+    mounts = {v["target"]: v for v in redis["volumes"]}
+    script = next(v for v in mounts.values() if v["type"] == "bind")
+    assert script["source"] == str(ROOT / REDIS_SCRIPT) and script["read_only"] is True
+    assert redis["entrypoint"] == ["sh", script["target"]]
+    assert mounts["/data"]["source"] == "redis-data"
+    # Passwords reach the script through the environment, never the command line.
+    command_line = " ".join(redis["entrypoint"] + redis["command"])
+    assert not any(secret(name) in command_line for name in REQUIRED)
+    assert {name: redis["environment"][name] for name in ("REDIS_PASSWORD", *REDIS_SERVICE_PASSWORDS.values())} == {
+        name: secret(name) for name in ("REDIS_PASSWORD", *REDIS_SERVICE_PASSWORDS.values())
+    }
+
+
+def test_the_redis_server_definition_persists_every_write_and_never_evicts() -> None:
+    text = (ROOT / REDIS_SCRIPT).read_text()
+    for line in ("appendonly yes", "appendfsync always", "maxmemory-policy noeviction"):
+        assert f"\n{line}\n" in text, line
+    # One ACL user per service plus the operator's default, each starting from nothing.
+    for user in SERVICES:
+        assert f"\nuser {user} on >${REDIS_SERVICE_PASSWORDS[user]} resetkeys " in text
+    assert "\nuser default on >$REDIS_PASSWORD " in text
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_logs_in_to_redis_as_its_own_user(config: dict[str, Any], service: str) -> None:
+    environment = config["services"][service]["environment"]
+    own = REDIS_SERVICE_PASSWORDS[service]
+    assert environment["REDIS_URL"] == f"redis://{service}:{secret(own)}@redis:6379/0"
+    others = [name for name in ("REDIS_PASSWORD", *REDIS_SERVICE_PASSWORDS.values()) if name != own]
+    assert not [name for name in others for value in environment.values() if secret(name) in str(value)]
+
+
+@pytest.mark.parametrize("service", ["redis", "postgres", *SERVICES])
+def test_every_container_drops_privileges_and_writes_only_volumes_and_tmpfs(
+    config: dict[str, Any], service: str
+) -> None:
+    svc = config["services"][service]
+    assert svc["read_only"] is True
+    assert svc["cap_drop"] == ["ALL"] and "cap_add" not in svc and not svc.get("privileged")
+    assert "no-new-privileges:true" in svc["security_opt"]
+    # gunicorn's worker heartbeat files and the Prometheus multiprocess directory.
+    assert "/tmp" in svc["tmpfs"]
+
+
+def test_redis_and_postgres_start_as_their_own_users(config: dict[str, Any]) -> None:
+    # The images' entrypoints would otherwise start as root.
+    assert config["services"]["redis"]["user"] == "redis"
+    assert config["services"]["postgres"]["user"] == "postgres"
+    assert "/var/run/postgresql" in config["services"]["postgres"]["tmpfs"]
+
+
+def test_make_env_and_env_example_cover_every_required_secret() -> None:
+    assert set(load_script("make_env").GENERATED) == set(REQUIRED)
+    listed = {line.partition("=")[0] for line in (ROOT / ".env.example").read_text().splitlines()}
+    assert set(REQUIRED) <= listed

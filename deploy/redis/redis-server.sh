@@ -1,0 +1,84 @@
+#!/bin/sh
+# The stack's Redis, defined once for docker compose and for `make dev`: one ACL user per
+# service, persistence, memory policy. The configuration reaches redis-server on its
+# standard input, so no password is ever in the process list.
+#
+#   REDIS_PASSWORD=… REDIS_AUTH_SERVICE_PASSWORD=… REDIS_USERS_SERVICE_PASSWORD=… \
+#   REDIS_ORDERS_SERVICE_PASSWORD=… sh deploy/redis/redis-server.sh [redis-server options]
+#
+# Options after the script name (where it listens and keeps its files: --bind, --port,
+# --dir) are passed on and override the configuration below. REDIS_SERVER names the
+# binary (default: redis-server on PATH). Needs Redis 7.0 or newer (read-only key selectors).
+set -eu
+
+die() {
+    echo "redis-server.sh: $*" >&2
+    exit 2
+}
+
+# Passwords are written into ACL rules and into the services' REDIS_URLs: URL-safe
+# characters only, so none can break a rule or inject one, and distinct, so no service
+# can log in as the operator or as another service.
+checked_passwords=""
+check_password() {
+    name=$1 value=$2
+    case $value in
+        "") die "$name is required (make env or make dev generates one)" ;;
+        *[!A-Za-z0-9._~-]*) die "$name may contain only A-Z a-z 0-9 . _ ~ -" ;;
+    esac
+    [ "${#value}" -ge 16 ] || die "$name must be at least 16 characters"
+    case " $checked_passwords " in
+        *" $value "*) die "$name is the same as another Redis password; each user needs its own" ;;
+    esac
+    checked_passwords="$checked_passwords $value"
+}
+check_password REDIS_PASSWORD "${REDIS_PASSWORD:-}"
+check_password REDIS_AUTH_SERVICE_PASSWORD "${REDIS_AUTH_SERVICE_PASSWORD:-}"
+check_password REDIS_USERS_SERVICE_PASSWORD "${REDIS_USERS_SERVICE_PASSWORD:-}"
+check_password REDIS_ORDERS_SERVICE_PASSWORD "${REDIS_ORDERS_SERVICE_PASSWORD:-}"
+
+server=${REDIS_SERVER:-redis-server}
+version=$("$server" --version) || die "cannot run $server"
+version=${version#*v=}
+version=${version%% *}
+# redis-py names itself with CLIENT SETINFO on every connection (and ignores a refusal);
+# Redis 7.0 has no such subcommand and refuses a rule that names it.
+case $version in
+    [0-6].*) die "Redis $version is too old: the ACL rules need 7.0 or newer" ;;
+    7.[01].*) client_setinfo="" ;;
+    *) client_setinfo="+client|setinfo" ;;
+esac
+
+# Keys and channel, as shared/src/secure_service/revocation.py, revocation_cache.py and
+# rate_limits.py name them. The services' commands, and nothing more (each rule starts
+# from -@all): what redis-py sends (AUTH is always allowed; PING is its health check and
+# the revocation cache's confirmation), the verifier's MGET and SUBSCRIBE, auth_service's
+# writes, MULTI/EXEC pipelines and Lua scripts (EVALSHA, SCRIPT LOAD after a NOSCRIPT;
+# every command a script calls is checked against the same rules), and the moving-window
+# rate limiter's scripts (LINDEX, LPUSH, LTRIM, EXPIRE). No EVAL: nothing sends it.
+revocation_keys="~revoked:* ~user:not-before:*"
+revocation_keys_read_only="%R~revoked:* %R~user:not-before:*"
+channel="&revocation:invalidated"
+verifier="+ping +mget +subscribe $client_setinfo"
+rate_limiter="+evalsha +script|load +lindex +lpush +ltrim +expire"
+
+exec "$server" - "$@" <<CONFIG
+# AOF with an fsync per write: a revocation acknowledged to a client survives a crash or
+# restart. No RDB snapshots: the AOF is the one copy.
+appendonly yes
+appendfsync always
+save ""
+# Never evict: an evicted revocation key would silently accept its token again. Full
+# memory makes writes fail instead, and a revocation that fails answers 503.
+maxmemory-policy noeviction
+
+# The operator's account (compose's healthcheck, redis-cli): every right. No service has it.
+user default on >$REDIS_PASSWORD ~* &* +@all
+# The issuer: writes revocations, sessions' refresh families and its login limits, and
+# publishes the invalidations that keep every verifier's cache exact.
+user auth_service on >$REDIS_AUTH_SERVICE_PASSWORD resetkeys $revocation_keys ~refresh:* ~LIMITS:LIMITER/login/* resetchannels $channel -@all $verifier +get +set +del +exists +multi +exec +discard +publish $rate_limiter
+# Resource services: read revocation state and listen for invalidations; users_service
+# also keeps its own sign-up limits. Neither can write, delete or expire a revocation.
+user users_service on >$REDIS_USERS_SERVICE_PASSWORD resetkeys $revocation_keys_read_only ~LIMITS:LIMITER/signup/* resetchannels $channel -@all $verifier $rate_limiter
+user orders_service on >$REDIS_ORDERS_SERVICE_PASSWORD resetkeys $revocation_keys_read_only resetchannels $channel -@all $verifier
+CONFIG

@@ -1,0 +1,177 @@
+"""deploy/redis/redis-server.sh: each service's own Redis code works as its ACL user, and no more.
+
+A real redis-server started by the script (as compose and make dev start it), driven by
+the shared package's RevocationStore and the services' rate limiter, the way the services
+drive them. tests/e2e/test_least_privilege.py checks the same rules on the running stack.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from flask import Flask
+
+from secure_service import RevocationStore, RevocationUnavailable, Rotation, revocation_store
+from secure_service.rate_limits import init_rate_limiter
+from secure_service.revocation_cache import INVALIDATION_CHANNEL
+from tests.support import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORDS = {
+    "default": "REDIS_PASSWORD",
+    "auth_service": "REDIS_AUTH_SERVICE_PASSWORD",
+    "users_service": "REDIS_USERS_SERVICE_PASSWORD",
+    "orders_service": "REDIS_ORDERS_SERVICE_PASSWORD",
+}
+RESOURCE_SERVICES = ("users_service", "orders_service")
+#: Redis URL of one ACL user.
+UrlFor = Callable[[str], str]
+
+
+def start(env: dict[str, str], directory: Path, port: int) -> subprocess.Popen[bytes]:
+    argv = ["sh", str(ROOT / "deploy/redis/redis-server.sh"), "--bind", "127.0.0.1", "--port", str(port)]
+    return subprocess.Popen(
+        [*argv, "--dir", str(directory)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+@pytest.fixture(scope="module")
+def url_for(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UrlFor]:
+    passwords = {user: secrets.token_urlsafe(18) for user in PASSWORDS}
+    port = free_port()
+    process = start({PASSWORDS[user]: value for user, value in passwords.items()}, tmp_path_factory.mktemp("acl"), port)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(64).startswith(b"-NOAUTH"):
+                        break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        yield lambda user: f"redis://{user}:{passwords[user]}@127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+
+def claims() -> dict[str, object]:
+    return {"jti": str(uuid.uuid4()), "sub": f"u-{uuid.uuid4()}", "sid": str(uuid.uuid4()), "iat": int(time.time())}
+
+
+def store_for(url: str) -> RevocationStore:
+    return revocation_store(url, max_token_lifetime_seconds=3600, cache_entries=1000)
+
+
+def test_auth_service_does_everything_revocation_asks_of_it(url_for: UrlFor, caplog: pytest.LogCaptureFixture) -> None:
+    store = store_for(url_for("auth_service"))
+    first = claims()
+    second = {**first, "jti": str(uuid.uuid4())}
+    with caplog.at_level(logging.WARNING, logger="secure_service.revocation_cache"):
+        assert store.ping()
+        store.start_family(str(first["sid"]), str(first["jti"]), 600)
+        assert store.rotate(first, str(second["jti"]), 600) == (Rotation.ROTATED, None)
+        assert store.rotate(first, str(uuid.uuid4()), 600)[0] is Rotation.REUSED  # publishes from Lua
+        assert store.is_revoked(second)
+        other = claims()
+        store.revoke_session(jti=str(other["jti"]), expires_at=int(time.time()) + 60, sids=[str(other["sid"])])
+        assert store.is_revoked(other)
+        user = claims()
+        not_before = store.revoke_user(str(user["sub"]))
+        assert store.user_not_before(str(user["sub"])) == not_before
+        assert store.is_revoked(user)
+    assert caplog.records == []  # its revocation cache subscribed too
+
+
+@pytest.mark.parametrize("service", RESOURCE_SERVICES)
+def test_a_resource_service_verifies_with_its_cache_and_cannot_revoke(
+    url_for: UrlFor, service: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    issuer, verifier = store_for(url_for("auth_service")), store_for(url_for(service))
+    token = claims()
+    with caplog.at_level(logging.WARNING, logger="secure_service.revocation_cache"):
+        assert verifier.ping()
+        assert not verifier.is_revoked(token)
+        issuer.revoke_session(jti=str(token["jti"]), expires_at=int(time.time()) + 60, sids=[])
+        assert verifier.is_revoked(token)
+    # The cache subscribed: a refused SUBSCRIBE or PING would have been logged here.
+    assert caplog.records == []
+    with pytest.raises(RevocationUnavailable):
+        verifier.revoke_user(str(token["sub"]))
+    with pytest.raises(RevocationUnavailable):
+        verifier.revoke_session(jti=str(uuid.uuid4()), expires_at=int(time.time()) + 60, sids=[])
+
+
+@pytest.mark.parametrize("service", RESOURCE_SERVICES)
+def test_a_resource_service_listens_only_on_the_invalidation_channel(url_for: UrlFor, service: str) -> None:
+    client = redis.Redis.from_url(url_for(service))
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        client.publish(INVALIDATION_CHANNEL, "[]")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        client.execute_command("SUBSCRIBE", "somewhere-else")
+
+
+def limited_app(url: str, key_prefix: str) -> Flask:
+    app = Flask(__name__)
+    app.config["SERVICE_NAME"] = key_prefix
+    limiter = init_rate_limiter(app, url, key_prefix)
+
+    @app.post("/")
+    @limiter.limit("2 per minute")
+    def limited() -> dict[str, str]:
+        return {}
+
+    return app
+
+
+@pytest.mark.parametrize(("service", "key_prefix"), [("auth_service", "login"), ("users_service", "signup")])
+def test_each_limiter_keeps_its_counters_under_its_own_prefix(url_for: UrlFor, service: str, key_prefix: str) -> None:
+    client = limited_app(url_for(service), key_prefix).test_client()
+    assert [client.post("/").status_code for _ in range(3)] == [200, 200, 429]
+
+
+@pytest.mark.parametrize(("service", "key_prefix"), [("users_service", "login"), ("orders_service", "signup")])
+def test_no_service_can_touch_another_ones_rate_limits(url_for: UrlFor, service: str, key_prefix: str) -> None:
+    app = limited_app(url_for(service), key_prefix)
+    app.testing = True  # the storage error reaches the test instead of becoming a 500
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        app.test_client().post("/")
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("", "REDIS_ORDERS_SERVICE_PASSWORD is required"),
+        ("short-one", "at least 16 characters"),
+        ("sixteen chars ok", "may contain only"),
+        ("line\nuser intruder on nopass ~* +@all", "may contain only"),
+        ("the-operators-password", "the same as another Redis password"),
+    ],
+)
+def test_the_script_refuses_a_weak_or_shared_password(tmp_path: Path, password: str, message: str) -> None:
+    env = {
+        "REDIS_PASSWORD": "the-operators-password",
+        "REDIS_AUTH_SERVICE_PASSWORD": secrets.token_urlsafe(18),
+        "REDIS_USERS_SERVICE_PASSWORD": secrets.token_urlsafe(18),
+        "REDIS_ORDERS_SERVICE_PASSWORD": password,
+    }
+    process = start(env, tmp_path, free_port())
+    _, stderr = process.communicate(timeout=10)
+    assert process.returncode == 2
+    assert message in stderr.decode()
