@@ -47,6 +47,21 @@ class SettingsError(RuntimeError):
     """
 
 
+@dataclass(frozen=True)
+class Declared:
+    """A setting as the code reads it: its default and, for an integer, its range."""
+
+    name: str
+    default: str | None
+    minimum: int | None = None
+    maximum: int | None = None
+
+
+#: Every setting any Source was asked for in this process, by name: the one source of truth
+#: that .env.example and the docs are checked against (tests/unit/test_settings_docs.py).
+DECLARED: dict[str, Declared] = {}
+
+
 class Source:
     """Typed access to a mapping of raw string settings (the environment plus overrides)."""
 
@@ -54,6 +69,7 @@ class Source:
         self._values: dict[str, Any] = {**os.environ, **(config or {})}
 
     def string(self, name: str, default: str | None = None) -> str:
+        DECLARED.setdefault(name, Declared(name, default))
         value = self._values.get(name)
         if value is None or str(value).strip() == "":
             if default is None:
@@ -62,12 +78,14 @@ class Source:
         return str(value).strip()
 
     def optional(self, name: str) -> str | None:
+        DECLARED.setdefault(name, Declared(name, None))
         value = self._values.get(name)
         if value is None or str(value).strip() == "":
             return None
         return str(value).strip()
 
     def integer(self, name: str, default: int, minimum: int, maximum: int) -> int:
+        DECLARED[name] = Declared(name, str(default), minimum, maximum)
         raw = self._values.get(name, default)
         try:
             value = int(raw)
