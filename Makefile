@@ -72,12 +72,13 @@ audit: install
 		$(BIN)/python scripts/audit_summary.py --minutes $(MINUTES) var/logs/*.log; \
 	fi
 
-## Run docs/tutorial.md against the running stack (ADMIN_PASSWORD from .env or var/dev.env).
+## Run docs/tutorial.md against the running stack (the admin account from .env or var/dev.env
+## unless ADMIN_USERNAME / ADMIN_PASSWORD are set).
 walkthrough: install
-	@if [ -z "$$ADMIN_PASSWORD" ]; then \
-		if docker compose ps --quiet 2>/dev/null | grep -q .; then file=.env; else file=var/dev.env; fi; \
-		export ADMIN_PASSWORD="$$(sed -n 's/^ADMIN_PASSWORD=//p' $$file)"; \
-	fi; $(BIN)/python scripts/walkthrough.py
+	@if docker compose ps --quiet 2>/dev/null | grep -q .; then file=.env; else file=var/dev.env; fi; \
+	if [ -z "$$ADMIN_PASSWORD" ]; then export ADMIN_PASSWORD="$$(sed -n 's/^ADMIN_PASSWORD=//p' $$file)"; fi; \
+	if [ -z "$$ADMIN_USERNAME" ]; then export ADMIN_USERNAME="$$(sed -n 's/^ADMIN_USERNAME=//p' $$file)"; fi; \
+	$(BIN)/python scripts/walkthrough.py
 
 ## What authentication costs per request: starts its own stack on free ports, prints a
 ## table with the targets, writes bench/results/{results.json,chart.png}. BENCH_ARGS=--quick

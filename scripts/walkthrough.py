@@ -8,7 +8,8 @@ CI runs this against the stack, and it exits 1 at the first step that does not b
 written.
 
 Environment: AUTH_URL, USERS_URL, ORDERS_URL (default http://localhost:8001, 8002, 8003),
-ADMIN_PASSWORD (the stack's admin password), TUTORIAL (default docs/tutorial.md).
+ADMIN_PASSWORD (the stack's admin password), ADMIN_USERNAME (its name, default admin),
+TUTORIAL (default docs/tutorial.md).
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def output_matches(expected: list[str], actual: str) -> str | None:
 class Walkthrough:
     def __init__(self, console: Console):
         self.console = console
-        self.env = {**os.environ}
+        self.env = {**os.environ, "ADMIN_USERNAME": os.environ.get("ADMIN_USERNAME") or "admin"}
         self.run_id = secrets.token_hex(3)
         self.replacements = {"alice": f"alice-{self.run_id}", "bob": f"bob-{self.run_id}"}
         for name, default in (("AUTH_URL", 8001), ("USERS_URL", 8002), ("ORDERS_URL", 8003)):

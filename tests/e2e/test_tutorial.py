@@ -16,6 +16,7 @@ def walk(stack: Stack, tutorial: Path) -> subprocess.CompletedProcess[str]:
         "AUTH_URL": stack.auth,
         "USERS_URL": stack.users,
         "ORDERS_URL": stack.orders,
+        "ADMIN_USERNAME": stack.admin_username,
         "ADMIN_PASSWORD": stack.admin_password,
         "TUTORIAL": str(tutorial),
         "COLUMNS": "200",
