@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from apiflask import APIFlask
 
-from secure_service import Verifier, create_service_app, health_blueprint, revocation_store
-from secure_service.jwks import SourceVersion, hmac_kid
+from secure_service import Verifier, create_service_app, health_blueprint, redis_client, revocation_check
+from secure_service.jwks import SourceVersion
+from secure_service.scopes import CREDENTIALS_SCOPE
 
 from . import discovery, routes
 from .cli import keys_command
-from .keystore import KeyStore
+from .keystore import KeyStore, SharedSecret, SigningKeys
 from .login_limits import init_login_limits
-from .settings import CREDENTIALS_SCOPE, SERVICE_NAME, AuthSettings
+from .sessions import Sessions
+from .settings import SERVICE_NAME, AuthSettings
+from .state import EXTENSION_KEY, AuthService
 from .tokens import TokenIssuer
 from .users_client import UsersClient
 
@@ -26,58 +29,43 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
         __name__, SERVICE_NAME, title="auth_service", log_level=settings.log_level, proxy_hops=settings.proxy_hops
     )
 
-    public_jwks: Callable[[], dict[str, Any]]
-    signing_key: Callable[[], tuple[str, Any]]
-    keystore: KeyStore | None = None
+    keys: SigningKeys
     jwks_version: SourceVersion | None = None
     if settings.signing_algorithm == "HS256":
         # Opt-in shared secret: nothing is published, every verifier holds the secret.
         assert settings.verifier.hs256_secret is not None
-        hmac_key = (hmac_kid(settings.verifier.hs256_secret), settings.verifier.hs256_secret.encode())
-
-        def signing_key() -> tuple[str, Any]:
-            return hmac_key
-
-        def public_jwks() -> dict[str, Any]:
-            return {"keys": []}
+        keys = SharedSecret(settings.verifier.hs256_secret)
     else:
         keystore = KeyStore(settings.keys_dir, settings.signing_algorithm)
         keystore.load_or_create()
-
-        def signing_key() -> tuple[str, Any]:
-            active = keystore.active  # re-read when `keys rotate` ran in another process
-            return active.kid, active.private_key
-
-        public_jwks = keystore.public_jwks
+        keys = keystore
         # This service's own verifier reads the key store in-process, and sees each change
         # at once: a key retired with `keys retire` (another process) stops verifying here
         # at the next request, not once the JWKS cache ages out.
         jwks_version = keystore.version
+    public_jwks = keys.public_jwks
 
-    revocation = revocation_store(
-        settings.verifier.redis_url,
-        max_token_lifetime_seconds=settings.refresh_token_ttl,
-        cache_entries=settings.verifier.revocation_cache_entries,
-    )
+    # One client: the verifier here reads the revocations that the sessions write.
+    redis = redis_client(settings.verifier.redis_url)
+    revocation = revocation_check(redis, cache_entries=settings.verifier.revocation_cache_entries)
     verifier = Verifier()
     verifier.init_app(
         app, settings.verifier, jwks_fetcher=public_jwks, jwks_version=jwks_version, revocation=revocation
     )
 
-    issuer = TokenIssuer(settings, revocation, signing_key)
-    app.extensions.update(
-        {
-            "auth_service.settings": settings,
-            "auth_service.issuer": issuer,
-            "auth_service.public_jwks": public_jwks,
-            "auth_service.keystore": keystore,
-            "auth_service.users": UsersClient(
-                settings.users_service_url,
-                settings.peer_timeout_seconds,
-                lambda: issuer.own_service_token(CREDENTIALS_SCOPE),
-                issuer.forget_own_service_token,
-            ),
-        }
+    sessions = Sessions(redis, max_token_lifetime_seconds=settings.refresh_token_ttl)
+    issuer = TokenIssuer(settings, sessions, keys)
+    app.extensions[EXTENSION_KEY] = AuthService(
+        settings=settings,
+        keys=keys,
+        issuer=issuer,
+        sessions=sessions,
+        users=UsersClient(
+            settings.users_service_url,
+            settings.peer_timeout_seconds,
+            lambda: issuer.own_service_token(CREDENTIALS_SCOPE),
+            issuer.forget_own_service_token,
+        ),
     )
     app.cli.add_command(keys_command)
     app.register_blueprint(routes.bp)

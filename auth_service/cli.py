@@ -10,26 +10,22 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from secure_service import audit
 
 from .keystore import KeyStore, KeyStoreError
 from .settings import AuthSettings
+from .state import auth_state
 
 keys_command = AppGroup("keys", help="List, rotate and retire auth_service's signing keys.")
 
 
 def _keystore() -> KeyStore:
-    keystore: KeyStore | None = current_app.extensions["auth_service.keystore"]
-    if keystore is None:
+    keys = auth_state().keys
+    if not isinstance(keys, KeyStore):
         raise click.ClickException("JWT_SIGNING_ALG is HS256: there are no signing keys to manage (rotate the secret)")
-    return keystore
-
-
-def _settings() -> AuthSettings:
-    return current_app.extensions["auth_service.settings"]  # type: ignore[no-any-return]
+    return keys
 
 
 def _max_token_lifetime(settings: AuthSettings) -> int:
@@ -45,7 +41,7 @@ def _when(moment: float | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_keys(as_json: bool) -> None:
     """Every key: active (signs), pending (published, signs soon), previous (verifies only)."""
-    lifetime = _max_token_lifetime(_settings())
+    lifetime = _max_token_lifetime(auth_state().settings)
     infos = _keystore().list()
     if as_json:
         click.echo(json.dumps([{**asdict(i), "retirable_at": i.retirable_at(lifetime)} for i in infos]))
@@ -62,7 +58,7 @@ def list_keys(as_json: bool) -> None:
 @click.option("--now", "immediately", is_flag=True, help="Sign with the new key at once (skip pre-publication).")
 def rotate(immediately: bool) -> None:
     """Create a new signing key; it is published at once and signs after the activation delay."""
-    settings = _settings()
+    settings = auth_state().settings
     delay = 0 if immediately else settings.key_activation_delay_seconds
     key = _keystore().rotate(delay)
     audit("key_rotated", kid=key.kid, alg=key.algorithm, activation_delay_seconds=delay)
@@ -79,7 +75,7 @@ def rotate(immediately: bool) -> None:
 def retire(kid: str, force: bool) -> None:
     """Remove a previous key from the JWKS once every token it signed has expired."""
     try:
-        info = _keystore().retire(kid, _max_token_lifetime(_settings()), force=force)
+        info = _keystore().retire(kid, _max_token_lifetime(auth_state().settings), force=force)
     except KeyStoreError as e:
         raise click.ClickException(str(e)) from e
     audit("key_retired", kid=info.kid, forced=force)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import APIBlueprint
-from flask import current_app
 
-from .settings import USER_SCOPES, AuthSettings
+from .settings import USER_SCOPES
+from .state import auth_state
 
 bp = APIBlueprint("discovery", __name__, url_prefix="/.well-known", tag="Discovery")
 
@@ -15,7 +15,7 @@ bp = APIBlueprint("discovery", __name__, url_prefix="/.well-known", tag="Discove
 @bp.get("/jwks.json")
 def jwks() -> tuple[dict[str, Any], int, dict[str, str]]:
     """The public keys that verify this issuer's tokens (never a private member)."""
-    document = current_app.extensions["auth_service.public_jwks"]()
+    document = auth_state().keys.public_jwks()
     # Short caching: verifiers refetch on an unknown kid anyway, and rotation stays quick.
     return document, 200, {"Cache-Control": "public, max-age=300"}
 
@@ -28,7 +28,7 @@ def openid_configuration() -> dict[str, Any]:
     its own endpoint), authenticated by client_secret_post. There is no authorization
     endpoint and no ID token, so no response types and no ID-token algorithms.
     """
-    settings: AuthSettings = current_app.extensions["auth_service.settings"]
+    settings = auth_state().settings
     issuer = settings.verifier.issuer.rstrip("/")
     return {
         "issuer": settings.verifier.issuer,

@@ -1,5 +1,6 @@
 """auth_service's signing keys: generated on first start, kept on disk, published as a
-JWKS, rotated and retired with ``flask --app auth_service keys …`` (see cli.py).
+JWKS, rotated and retired with ``flask --app auth_service keys …`` (see cli.py). Or, opted
+into with HS256, one shared secret (:class:`SharedSecret`) with the same interface.
 
 Changes happen under a file lock, so several gunicorn workers or replicas sharing the
 directory agree on the keys.
@@ -19,11 +20,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+from secure_service.jwks import hmac_kid
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,33 @@ _THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"),
 
 class KeyStoreError(RuntimeError):
     """The key directory cannot be used (unreadable, corrupt, or an unsupported key)."""
+
+
+class SigningKeys(Protocol):
+    """What the issuer signs with and what discovery publishes."""
+
+    def signing_key(self) -> tuple[str, Any]:
+        """The ``kid`` and the key that sign a token minted now."""
+        ...
+
+    def public_jwks(self) -> dict[str, Any]:
+        """The JWKS document verifiers fetch."""
+        ...
+
+
+class SharedSecret:
+    """The HS256 opt-in: one secret signs, every verifier holds it, nothing is published."""
+
+    def __init__(self, secret: str):
+        self._key = (hmac_kid(secret), secret.encode())
+
+    def signing_key(self) -> tuple[str, Any]:
+        """The secret's ``kid`` (a hash of it, the verifiers' lookup key) and the secret."""
+        return self._key
+
+    def public_jwks(self) -> dict[str, Any]:
+        """Nothing: a shared secret is never published."""
+        return {"keys": []}
 
 
 @dataclass(frozen=True)
@@ -278,6 +308,11 @@ class KeyStore:
         keys = self._fresh()  # one snapshot, even if another process rotates meanwhile
         kid = next(info.kid for info in self._describe(keys) if info.state == "active")
         return keys[kid][0]
+
+    def signing_key(self) -> tuple[str, Any]:
+        """The active key's ``kid`` and private key, re-read if ``keys rotate`` ran in another process."""
+        active = self.active
+        return active.kid, active.private_key
 
     def public_jwks(self) -> dict[str, Any]:
         """The JWKS document: the public half of every key, pending ones included."""

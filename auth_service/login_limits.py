@@ -14,10 +14,11 @@ from flask import Flask, request
 from flask.wrappers import Response
 from flask_limiter import Limiter, RequestLimit
 
-from secure_service import audit, metrics
+from secure_service import audit
 from secure_service.rate_limits import client_address, init_rate_limiter
 
-from .settings import AuthSettings
+from . import metrics
+from .settings import SERVICE_NAME, AuthSettings
 
 MESSAGE = "Too many failed logins; retry after the delay in the Retry-After header."
 
@@ -46,7 +47,7 @@ def _failed(response: Response) -> bool:
 
 
 def _breached(limit: RequestLimit) -> None:
-    metrics.LOGIN_FAILURES.labels(metrics.service(), "rate_limited").inc()
+    metrics.LOGIN_FAILURES.labels(SERVICE_NAME, "rate_limited").inc()
     audit("login_rate_limited", limit=str(limit.limit), username_hash=_username_key().removeprefix("login-username:"))
 
 

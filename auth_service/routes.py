@@ -8,43 +8,28 @@ import uuid
 from typing import Any
 
 from apiflask import APIBlueprint
-from flask import current_app
 from flask.wrappers import Response
 
 from secure_service import (
-    InvalidCredentials,
     InvalidRequest,
     InvalidToken,
-    Rotation,
     ServiceError,
     TokenRevoked,
     audit,
     authenticate,
     current_claims,
-    metrics,
     require_token,
     verifier_state,
 )
 
-from . import schemas
+from . import metrics, schemas
+from .errors import InvalidClient, InvalidCredentials, InvalidScope
 from .login_limits import username_digest
-from .settings import AuthSettings, ServiceClient
-from .tokens import TokenIssuer
-from .users_client import UsersClient
+from .sessions import Rotation
+from .settings import SERVICE_NAME, ServiceClient
+from .state import auth_state
 
 bp = APIBlueprint("auth", __name__, url_prefix="/auth", tag="Auth")
-
-
-class InvalidClient(ServiceError):
-    status_code = 401
-    code = "invalid_client"
-    default_message = "Client authentication failed."
-
-
-class InvalidScope(ServiceError):
-    status_code = 400
-    code = "invalid_scope"
-    default_message = "The requested scope is not allowed for this client."
 
 
 @bp.after_request
@@ -55,31 +40,19 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-def _settings() -> AuthSettings:
-    return current_app.extensions["auth_service.settings"]  # type: ignore[no-any-return]
-
-
-def _issuer() -> TokenIssuer:
-    return current_app.extensions["auth_service.issuer"]  # type: ignore[no-any-return]
-
-
-def _users() -> UsersClient:
-    return current_app.extensions["auth_service.users"]  # type: ignore[no-any-return]
-
-
 @bp.post("/login")
 @bp.input(schemas.LoginIn, arg_name="body")
 @bp.output(schemas.TokenPairOut)
 @bp.doc(responses={401: "Invalid credentials", 429: "Too many failed logins; see Retry-After"})
 def login(body: dict[str, Any]) -> dict[str, Any]:
     """Exchange a username and password for an access and a refresh token."""
-    user = _users().check_credentials(body["username"], body["password"])
+    user = auth_state().users.check_credentials(body["username"], body["password"])
     if user is None or not user.active:
         # One answer for an unknown user, a wrong password and a disabled account.
-        metrics.LOGIN_FAILURES.labels(metrics.service(), "invalid_credentials").inc()
+        metrics.LOGIN_FAILURES.labels(SERVICE_NAME, "invalid_credentials").inc()
         audit("login_failed", username_hash=username_digest(body["username"]), reason="invalid_credentials")
         raise InvalidCredentials()
-    pair = _issuer().new_session(user)
+    pair = auth_state().issuer.new_session(user)
     audit("login_succeeded", sub=user.id)
     return pair.as_response()
 
@@ -89,23 +62,23 @@ def login(body: dict[str, Any]) -> dict[str, Any]:
 @bp.doc(security="BearerAuth", responses={401: "Invalid, revoked or reused refresh token"})
 def refresh() -> dict[str, Any]:
     """Rotate a refresh token (sent as the Bearer token): a new pair, the old one dies."""
-    claims = authenticate(refresh=True)
+    claims = authenticate(kind="refresh")
     sid, sub = claims["sid"], claims["sub"]
-    user = _users().get_user(sub)
+    user = auth_state().users.get_user(sub)
     if user is None or not user.active:
-        verifier_state().revocation.revoke_session(jti=claims["jti"], expires_at=claims["exp"], sids=[sid])
+        auth_state().sessions.revoke_session(jti=claims["jti"], expires_at=claims["exp"], sids=[sid])
         raise InvalidToken("The user of this session no longer exists or is disabled.")
     new_jti = str(uuid.uuid4())
-    outcome, not_before = verifier_state().revocation.rotate(claims, new_jti, claims["exp"] - int(time.time()))
+    outcome, not_before = auth_state().sessions.rotate(claims, new_jti, claims["exp"] - int(time.time()))
     if outcome is Rotation.REUSED:
         # RFC 9700 §4.14.2: a rotated refresh token came back, so one of its holders is
         # an attacker; the whole family has just been revoked.
-        metrics.REFRESH_REUSE.labels(metrics.service()).inc()
+        metrics.REFRESH_REUSE.labels(SERVICE_NAME).inc()
         audit("refresh_reuse_detected", sub=sub, jti=claims["jti"], sid=sid)
         raise TokenRevoked("This refresh token was already used; the session has been revoked.")
     if outcome is not Rotation.ROTATED:
         raise TokenRevoked("This session has ended.")
-    pair = _issuer().rotated_pair(
+    pair = auth_state().issuer.rotated_pair(
         user, sid=sid, new_refresh_jti=new_jti, family_expires_at=claims["exp"], not_before=not_before
     )
     audit("token_refreshed", sub=sub, sid=sid)
@@ -121,7 +94,7 @@ def logout(body: dict[str, Any]) -> tuple[str, int]:
     claims = current_claims()
     extra_sid = _refresh_sid_of(body["refresh_token"], claims["sub"]) if "refresh_token" in body else None
     sessions = {sid for sid in (claims.get("sid"), extra_sid) if sid}
-    verifier_state().revocation.revoke_session(jti=claims["jti"], expires_at=claims["exp"], sids=sessions)
+    auth_state().sessions.revoke_session(jti=claims["jti"], expires_at=claims["exp"], sids=sessions)
     audit("logout", sub=claims["sub"], jti=claims["jti"], sid=claims.get("sid"))
     return "", 204
 
@@ -130,7 +103,7 @@ def _refresh_sid_of(token: str, sub: str) -> str:
     """The session of a refresh token sent to logout; it must be a genuine one of this user."""
     try:
         # Expired or revoked, it still names the session to end (its access tokens may live on).
-        claims = verifier_state().genuine_claims(token, refresh=True, allow_expired=True)
+        claims = verifier_state().verify(token, kind="refresh", allow_expired=True, allow_revoked=True)
     except ServiceError as e:
         raise InvalidRequest("refresh_token is not a valid refresh token.") from e
     if claims["sub"] != sub:
@@ -144,7 +117,7 @@ def _refresh_sid_of(token: str, sub: str) -> str:
 def logout_all() -> tuple[str, int]:
     """Revoke every token of the caller issued before now, on every service."""
     claims = current_claims()
-    verifier_state().revocation.revoke_user(claims["sub"])
+    auth_state().sessions.revoke_user(claims["sub"])
     audit("logout_all", sub=claims["sub"], jti=claims["jti"])
     return "", 204
 
@@ -155,7 +128,7 @@ def logout_all() -> tuple[str, int]:
 @bp.output({}, status_code=204)
 def revoke_user(body: dict[str, Any]) -> tuple[str, int]:
     """Admin: revoke every token of a user issued before now."""
-    verifier_state().revocation.revoke_user(body["user_id"])
+    auth_state().sessions.revoke_user(body["user_id"])
     audit("admin_revoke", sub=current_claims()["sub"], target_sub=body["user_id"])
     return "", 204
 
@@ -170,18 +143,18 @@ def client_credentials(body: dict[str, Any]) -> dict[str, Any]:
     requested = frozenset(body.get("scope", "").split()) or client.scopes
     if not requested <= client.scopes:
         raise InvalidScope()
-    token = _issuer().service_token(client.client_id, requested)
+    token = auth_state().issuer.service_token(client.client_id, requested)
     audit("service_token_issued", sub=client.client_id)
     return {
         "access_token": token,
         "token_type": "Bearer",
-        "expires_in": _settings().access_token_ttl,
+        "expires_in": auth_state().settings.access_token_ttl,
         "scope": " ".join(sorted(requested)),
     }
 
 
 def _authenticate_client(client_id: str, secret: str) -> ServiceClient:
-    client = _settings().clients.get(client_id)
+    client = auth_state().settings.clients.get(client_id)
     expected = client.secret if client else "x" * 32
     # Constant-time comparison, also for an unknown client, so timing reveals nothing.
     matches = hmac.compare_digest(expected.encode(), secret.encode())

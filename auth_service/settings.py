@@ -11,6 +11,7 @@ from typing import Any
 
 from secure_service import SettingsError, Source, VerifierSettings
 from secure_service.rate_limits import rate_limit_setting
+from secure_service.scopes import CREDENTIALS_SCOPE
 from secure_service.service_app import trusted_proxy_hops
 from secure_service.settings import (
     MAX_ACCESS_TOKEN_TTL_SECONDS,
@@ -20,9 +21,6 @@ from secure_service.settings import (
 )
 
 SERVICE_NAME = "auth_service"
-#: The scope of the token auth_service mints for itself to call users_service's
-#: credential check; no configured client may be granted it.
-CREDENTIALS_SCOPE = "users:credentials"
 #: Which resource service a scope is for, by the scope's prefix.
 AUDIENCE_BY_SCOPE_PREFIX = {"users": "users_service", "orders": "orders_service"}
 USER_SCOPES = ("users:read", "users:write", "orders:read", "orders:write")

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
-from secure_service import RevocationStore
-from secure_service.revocation import issued_at
-from secure_service.verify import ACCESS_TOKEN_TYP, REFRESH_TOKEN_TYP
+from secure_service.claim_rules import ACCESS_TOKEN_TYP, REFRESH_TOKEN_TYP
 
+from .keystore import SigningKeys
+from .sessions import Sessions, issued_at
 from .settings import AUDIENCE_BY_SCOPE_PREFIX, SERVICE_NAME, USER_SCOPES, AuthSettings
 
 #: A cached service token is replaced this long before it expires.
@@ -66,15 +65,15 @@ class TokenPair:
 class TokenIssuer:
     """Signs tokens with the active key."""
 
-    def __init__(self, settings: AuthSettings, revocation: RevocationStore, signing_key: Callable[[], tuple[str, Any]]):
+    def __init__(self, settings: AuthSettings, sessions: Sessions, keys: SigningKeys):
         self.settings = settings
-        self.revocation = revocation
-        self._signing_key = signing_key
+        self.sessions = sessions
+        self._keys = keys
         self._service_token: tuple[str, float] | None = None
 
     def _sign(self, claims: dict[str, Any], typ: str) -> str:
         """``claims`` signed with the active key, whose ``kid`` the header names."""
-        kid, key = self._signing_key()
+        kid, key = self._keys.signing_key()
         return jwt.encode(
             {"iss": self.settings.verifier.issuer, **claims},
             key,
@@ -126,11 +125,11 @@ class TokenIssuer:
         """A fresh login: a new session id, an access token and the family's first refresh token."""
         sid = str(uuid.uuid4())
         refresh_jti = str(uuid.uuid4())
-        iat = self.revocation.issued_at_for(user.id, time.time())
+        iat = self.sessions.issued_at_for(user.id, time.time())
         refresh = self._refresh_token(
             user.id, issued_at=iat, sid=sid, jti=refresh_jti, expires_at=iat + self.settings.refresh_token_ttl
         )
-        self.revocation.start_family(sid, refresh_jti, self.settings.refresh_token_ttl)
+        self.sessions.start_family(sid, refresh_jti, self.settings.refresh_token_ttl)
         return self._pair(user, sid, refresh, iat)
 
     def rotated_pair(
@@ -168,7 +167,7 @@ class TokenIssuer:
         sub = f"client:{client_id}"
         return self._access_token(
             sub,
-            issued_at=self.revocation.issued_at_for(sub, time.time()),
+            issued_at=self.sessions.issued_at_for(sub, time.time()),
             scope=" ".join(sorted(scopes)),
             roles=[],
             audience=audience,

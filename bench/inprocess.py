@@ -21,9 +21,9 @@ from flask import Flask
 from flask_jwt_extended import verify_jwt_in_request
 
 from secure_service import Verifier, verifier_state
+from secure_service.bearer import bearer_token
 from secure_service.revocation import redis_client
 from secure_service.settings import Source, VerifierSettings
-from secure_service.verify import bearer_token
 
 Timed = Callable[[], object]
 

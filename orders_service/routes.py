@@ -10,8 +10,8 @@ from marshmallow import RAISE
 from sqlalchemy import select
 
 from secure_service import NotFound, current_claims, has_role, require_token
+from secure_service.bearer import bearer_token
 from secure_service.schemas import PageIn
-from secure_service.verify import bearer_token
 
 from . import schemas
 from .models import Order, db

@@ -8,15 +8,13 @@ from apiflask import APIBlueprint
 from sqlalchemy import select
 
 from secure_service import NotFound, require_token
+from secure_service.scopes import CREDENTIALS_SCOPE
 
 from . import schemas
 from .models import User, db, username_key
 from .passwords import hash_password, needs_rehash, verify_password
 
 bp = APIBlueprint("internal", __name__, url_prefix="/internal", tag="Internal")
-
-#: Only auth_service's self-minted service token carries this scope.
-CREDENTIALS_SCOPE = "users:credentials"
 
 
 def _internal_view(user: User) -> dict[str, Any]:

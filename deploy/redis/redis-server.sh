@@ -50,7 +50,7 @@ case $version in
 esac
 
 # Keys and channel, as shared/src/secure_service/revocation.py, revocation_cache.py and
-# rate_limits.py name them. The services' commands, and nothing more (each rule starts
+# rate_limits.py and auth_service/sessions.py (refresh:*) name them. The services' commands, and nothing more (each rule starts
 # from -@all): what redis-py sends (AUTH is always allowed; PING is its health check and
 # the revocation cache's confirmation), the verifier's MGET and SUBSCRIBE, auth_service's
 # writes, MULTI/EXEC pipelines and Lua scripts (EVALSHA, SCRIPT LOAD after a NOSCRIPT;

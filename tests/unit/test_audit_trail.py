@@ -11,8 +11,9 @@ from prometheus_client import REGISTRY
 
 from auth_service import create_app as create_auth_app
 from auth_service.login_limits import username_digest
-from tests.support import with_broken_signature
-from tests.unit.conftest import DEFAULT_PASSWORD, Actions, Services, bearer
+from auth_service.state import auth_state
+from tests.support import bearer, with_broken_signature
+from tests.unit.services import DEFAULT_PASSWORD, Actions, Services
 
 
 def metric(name: str, **labels: str) -> float:
@@ -103,7 +104,7 @@ def test_key_rotation_and_retirement_are_audited(
 ) -> None:
     app = create_auth_app({**services.config, "KEYS_DIR": str(tmp_path)})
     runner = app.test_cli_runner()
-    first_kid = app.extensions["auth_service.keystore"].active.kid
+    first_kid = auth_state(app).keys.active.kid
     assert runner.invoke(args=["keys", "rotate", "--now"]).exit_code == 0
     refused = runner.invoke(args=["keys", "retire", first_kid])
     assert refused.exit_code != 0 and "--force" in refused.output

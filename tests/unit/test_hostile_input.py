@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import Actions, Services, bearer
+from tests.support import bearer
+from tests.unit.services import Actions, Services
 
 DEEP = "[" * 20_000 + "]" * 20_000
 HUGE_INT = '{"item": "x", "quantity": 1' + "0" * 5000 + "}"

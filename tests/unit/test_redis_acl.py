@@ -1,8 +1,8 @@
 """deploy/redis/redis-server.sh: each service's own Redis code works as its ACL user, and no more.
 
 A real redis-server started by the script (as compose and make dev start it), driven by
-the shared package's RevocationStore and the services' rate limiter, the way the services
-drive them. tests/e2e/test_least_privilege.py checks the same rules on the running stack.
+auth_service's Sessions, the shared package's revocation check and the services' rate
+limiter, the way the services drive them. tests/e2e/test_least_privilege.py checks the same rules on the running stack.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import pytest
 import redis
 from flask import Flask
 
-from secure_service import RevocationStore, RevocationUnavailable, Rotation, revocation_store
+from auth_service.sessions import Rotation, Sessions
+from secure_service import RevocationCheck, RevocationUnavailable, redis_client, revocation_check
 from secure_service.rate_limits import init_rate_limiter
 from secure_service.revocation_cache import INVALIDATION_CHANNEL
 from tests.support import free_port
@@ -75,27 +76,33 @@ def claims() -> dict[str, object]:
     return {"jti": str(uuid.uuid4()), "sub": f"u-{uuid.uuid4()}", "sid": str(uuid.uuid4()), "iat": int(time.time())}
 
 
-def store_for(url: str) -> RevocationStore:
-    return revocation_store(url, max_token_lifetime_seconds=3600, cache_entries=1000)
+def check_for(url: str) -> RevocationCheck:
+    return revocation_check(redis_client(url), cache_entries=1000)
+
+
+def sessions_for(url: str) -> Sessions:
+    return Sessions(redis_client(url), max_token_lifetime_seconds=3600)
 
 
 def test_auth_service_does_everything_revocation_asks_of_it(url_for: UrlFor, caplog: pytest.LogCaptureFixture) -> None:
-    store = store_for(url_for("auth_service"))
+    # One client for both, as in auth_service's create_app.
+    client = redis_client(url_for("auth_service"))
+    check, sessions = revocation_check(client, cache_entries=1000), Sessions(client, max_token_lifetime_seconds=3600)
     first = claims()
     second = {**first, "jti": str(uuid.uuid4())}
     with caplog.at_level(logging.WARNING, logger="secure_service.revocation_cache"):
-        assert store.ping()
-        store.start_family(str(first["sid"]), str(first["jti"]), 600)
-        assert store.rotate(first, str(second["jti"]), 600) == (Rotation.ROTATED, None)
-        assert store.rotate(first, str(uuid.uuid4()), 600)[0] is Rotation.REUSED  # publishes from Lua
-        assert store.is_revoked(second)
+        assert check.ping()
+        sessions.start_family(str(first["sid"]), str(first["jti"]), 600)
+        assert sessions.rotate(first, str(second["jti"]), 600) == (Rotation.ROTATED, None)
+        assert sessions.rotate(first, str(uuid.uuid4()), 600)[0] is Rotation.REUSED  # publishes from Lua
+        assert check.is_revoked(second)
         other = claims()
-        store.revoke_session(jti=str(other["jti"]), expires_at=int(time.time()) + 60, sids=[str(other["sid"])])
-        assert store.is_revoked(other)
+        sessions.revoke_session(jti=str(other["jti"]), expires_at=int(time.time()) + 60, sids=[str(other["sid"])])
+        assert check.is_revoked(other)
         user = claims()
-        not_before = store.revoke_user(str(user["sub"]))
-        assert store.user_not_before(str(user["sub"])) == not_before
-        assert store.is_revoked(user)
+        not_before = sessions.revoke_user(str(user["sub"]))
+        assert sessions.user_not_before(str(user["sub"])) == not_before
+        assert check.is_revoked(user)
     assert caplog.records == []  # its revocation cache subscribed too
 
 
@@ -103,7 +110,7 @@ def test_auth_service_does_everything_revocation_asks_of_it(url_for: UrlFor, cap
 def test_a_resource_service_verifies_with_its_cache_and_cannot_revoke(
     url_for: UrlFor, service: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    issuer, verifier = store_for(url_for("auth_service")), store_for(url_for(service))
+    issuer, verifier = sessions_for(url_for("auth_service")), check_for(url_for(service))
     token = claims()
     with caplog.at_level(logging.WARNING, logger="secure_service.revocation_cache"):
         assert verifier.ping()
@@ -112,10 +119,12 @@ def test_a_resource_service_verifies_with_its_cache_and_cannot_revoke(
         assert verifier.is_revoked(token)
     # The cache subscribed: a refused SUBSCRIBE or PING would have been logged here.
     assert caplog.records == []
+    # auth_service's own writes, with this service's credentials, are refused.
+    writer = sessions_for(url_for(service))
     with pytest.raises(RevocationUnavailable):
-        verifier.revoke_user(str(token["sub"]))
+        writer.revoke_user(str(token["sub"]))
     with pytest.raises(RevocationUnavailable):
-        verifier.revoke_session(jti=str(uuid.uuid4()), expires_at=int(time.time()) + 60, sids=[])
+        writer.revoke_session(jti=str(uuid.uuid4()), expires_at=int(time.time()) + 60, sids=[])
 
 
 @pytest.mark.parametrize("service", RESOURCE_SERVICES)

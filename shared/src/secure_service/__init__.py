@@ -6,11 +6,11 @@ from .errors import (
     Conflict,
     Forbidden,
     InsufficientScope,
-    InvalidCredentials,
     InvalidRequest,
     InvalidToken,
     MissingToken,
     NotFound,
+    Reason,
     RevocationUnavailable,
     ServiceError,
     TokenExpired,
@@ -19,25 +19,25 @@ from .errors import (
 )
 from .health import health_blueprint
 from .peer_client import PeerClient
-from .revocation import RevocationStore, Rotation, redis_client, revocation_store
+from .request_auth import authenticate, current_claims, has_role, require_token
+from .revocation import RevocationCheck, redis_client, revocation_check
 from .service_app import create_service_app
 from .settings import SettingsError, Source, VerifierSettings
-from .verify import Verifier, authenticate, current_claims, has_role, require_token, verifier_state
+from .verifier import Verifier, VerifierState, verifier_state
 
 __all__ = [
     "AuthError",
     "Conflict",
     "Forbidden",
     "InsufficientScope",
-    "InvalidCredentials",
     "InvalidRequest",
     "InvalidToken",
     "MissingToken",
     "NotFound",
     "PeerClient",
-    "RevocationStore",
+    "Reason",
+    "RevocationCheck",
     "RevocationUnavailable",
-    "Rotation",
     "ServiceError",
     "SettingsError",
     "Source",
@@ -46,6 +46,7 @@ __all__ = [
     "UpstreamUnavailable",
     "Verifier",
     "VerifierSettings",
+    "VerifierState",
     "audit",
     "authenticate",
     "create_service_app",
@@ -53,7 +54,7 @@ __all__ = [
     "has_role",
     "health_blueprint",
     "redis_client",
-    "revocation_store",
+    "revocation_check",
     "require_token",
     "verifier_state",
 ]

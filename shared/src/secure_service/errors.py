@@ -6,6 +6,7 @@ Token failures carry an RFC 6750 ``WWW-Authenticate`` challenge.
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -71,12 +72,6 @@ class Forbidden(ServiceError):
     default_message = "You are not allowed to do this."
 
 
-class InvalidCredentials(ServiceError):
-    status_code = 401
-    code = "invalid_credentials"
-    default_message = "Invalid username or password."
-
-
 class UpstreamUnavailable(ServiceError):
     """A peer service or a backing store did not answer; the client may retry."""
 
@@ -103,25 +98,56 @@ class RateLimited(ServiceError):
 # --- token errors -----------------------------------------------------------------------
 
 
-class AuthError(ServiceError):
-    """Base of every error the token verifier raises.
+class Reason(enum.StrEnum):
+    """Which check refused a token: a closed set, because each is a metric label and an audit value.
 
-    ``reason`` says which check failed, from a small fixed set (bad_signature,
-    wrong_audience, unknown_key, …): it labels audit events and metrics.
+    docs/operations.md lists the ones a ``token_rejected`` event can carry (a unit test
+    keeps the two equal).
     """
+
+    MISSING = "missing"
+    MALFORMED_HEADER = "malformed_header"
+    TOO_LARGE = "too_large"
+    MALFORMED = "malformed"
+    FORBIDDEN_HEADER = "forbidden_header"
+    ALGORITHM_NOT_ALLOWED = "algorithm_not_allowed"
+    UNKNOWN_KEY = "unknown_key"
+    BAD_SIGNATURE = "bad_signature"
+    WRONG_TYPE = "wrong_type"
+    WRONG_AUDIENCE = "wrong_audience"
+    WRONG_ISSUER = "wrong_issuer"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    LIFETIME_TOO_LONG = "lifetime_too_long"
+    MISSING_CLAIM = "missing_claim"
+    BAD_CLAIM_TYPE = "bad_claim_type"
+    REVOKED = "revoked"
+    #: Any other refusal of the token library.
+    INVALID = "invalid"
+    #: Not a refusal of the token itself: a 403, or a 503 when Redis cannot answer.
+    INSUFFICIENT_SCOPE = "insufficient_scope"
+    REVOCATION_UNAVAILABLE = "revocation_unavailable"
+
+
+class AuthError(ServiceError):
+    """Base of every error the token verifier raises."""
 
     status_code = 401
     code = "invalid_token"
     default_message = "The access token is invalid."
-    default_reason: ClassVar[str] = "invalid"
+    default_reason: ClassVar[Reason] = Reason.INVALID
     #: RFC 6750 error code in the challenge; None for a request with no credentials.
     challenge_error: ClassVar[str | None] = "invalid_token"
 
-    def __init__(self, message: str | None = None, reason: str | None = None):
+    def __init__(
+        self, message: str | None = None, reason: Reason | None = None, *, claims: Mapping[str, Any] | None = None
+    ):
         super().__init__(message)
-        self.reason = reason or self.default_reason
+        #: Which check failed (labels audit events and metrics). ``Reason(...)`` refuses a
+        #: string outside the set, so no free-text label is ever created.
+        self.reason = Reason(reason) if reason is not None else self.default_reason
         #: Verified claims, when the token was genuine but refused (revoked): for the audit.
-        self.claims: Mapping[str, Any] = {}
+        self.claims: Mapping[str, Any] = claims or {}
 
     def challenge(self, realm: str) -> str:
         """Build the RFC 6750 ``WWW-Authenticate`` value for this error."""
@@ -134,7 +160,7 @@ class AuthError(ServiceError):
 
 class MissingToken(AuthError):
     code = "missing_token"
-    default_reason = "missing"
+    default_reason = Reason.MISSING
     default_message = "This endpoint needs a Bearer token."
     challenge_error = None
 
@@ -145,20 +171,20 @@ class InvalidToken(AuthError):
 
 class TokenExpired(InvalidToken):
     code = "token_expired"
-    default_reason = "expired"
+    default_reason = Reason.EXPIRED
     default_message = "The token has expired."
 
 
 class TokenRevoked(InvalidToken):
     code = "token_revoked"
-    default_reason = "revoked"
+    default_reason = Reason.REVOKED
     default_message = "The token has been revoked."
 
 
 class InsufficientScope(AuthError):
     status_code = 403
     code = "insufficient_scope"
-    default_reason = "insufficient_scope"
+    default_reason = Reason.INSUFFICIENT_SCOPE
     default_message = "The token does not grant access to this resource."
     challenge_error = "insufficient_scope"
 
@@ -168,7 +194,7 @@ class RevocationUnavailable(AuthError):
 
     status_code = 503
     code = "service_unavailable"
-    default_reason = "revocation_unavailable"
+    default_reason = Reason.REVOCATION_UNAVAILABLE
     default_message = "Token revocation state is unavailable; retry shortly."
     challenge_error = None
 

@@ -11,8 +11,9 @@ import tempfile
 # imported, empty at each start.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="prometheus-"))
 
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# Unset or empty (compose passes ${WEB_CONCURRENCY:-} through) means the default.
+workers = int(os.environ.get("WEB_CONCURRENCY") or "2")
+threads = int(os.environ.get("GUNICORN_THREADS") or "1")
 # create_app() runs once in the master (settings checked, tables and keys created once),
 # then the workers fork from it.
 preload_app = True

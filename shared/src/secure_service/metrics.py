@@ -31,8 +31,7 @@ TOKEN_REJECTIONS = Counter(
     "auth_token_rejections_total", "Tokens refused, by the check that failed", ["service", "reason"]
 )
 REVOKED_PRESENTED = Counter("auth_revoked_token_presented_total", "Revoked tokens presented", ["service"])
-REFRESH_REUSE = Counter("auth_refresh_reuse_detected_total", "Rotated refresh tokens presented again", ["service"])
-LOGIN_FAILURES = Counter("auth_login_failures_total", "Failed logins", ["service", "reason"])
+# auth_service's own (logins, refresh reuse) are in auth_service/metrics.py.
 
 
 def service() -> str:

@@ -1,7 +1,8 @@
 """A per-process memory of revocation keys, kept exact by Redis invalidation messages.
 
-Every write to a revocation key (see revocation.py) publishes the key names on
-:data:`INVALIDATION_CHANNEL` in the same transaction or script. Each worker process keeps
+Every write to a revocation key (auth_service/sessions.py, with the key names of
+revocation.py) publishes the key names on :data:`INVALIDATION_CHANNEL` in the same
+transaction or script. Each worker process keeps
 one connection subscribed to that channel and, before it answers from memory, reads
 whatever Redis has sent on it and forgets those keys.
 

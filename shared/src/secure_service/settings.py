@@ -86,7 +86,9 @@ class Source:
 
     def integer(self, name: str, default: int, minimum: int, maximum: int) -> int:
         DECLARED[name] = Declared(name, str(default), minimum, maximum)
-        raw = self._values.get(name, default)
+        raw = self._values.get(name)
+        if raw is None or str(raw).strip() == "":
+            raw = default  # unset and empty alike: compose passes ${NAME:-} through empty
         try:
             value = int(raw)
         except (TypeError, ValueError) as e:
@@ -149,12 +151,12 @@ class VerifierSettings:
     jwks_timeout_seconds: float
     hs256_secret: str | None
     #: Revocation keys remembered per worker (revocation_cache.py); 0 checks Redis every time.
-    revocation_cache_entries: int = 50_000
-    #: Fully verified tokens remembered per worker (verify.VerifiedTokens); 0 verifies every time.
-    verified_token_cache_entries: int = 5_000
+    revocation_cache_entries: int
+    #: Fully verified tokens remembered per worker (verified_tokens.py); 0 verifies every time.
+    verified_token_cache_entries: int
     #: Read here because every service loads these settings: each refuses a bad LOG_LEVEL
     #: with the same one-line error, before logging is configured with it.
-    log_level: str = "INFO"
+    log_level: str
 
     @classmethod
     def load(cls, source: Source, service_name: str) -> VerifierSettings:
@@ -186,7 +188,7 @@ class VerifierSettings:
             redis_url=source.string("REDIS_URL", "redis://127.0.0.1:6379/0"),
             algorithms=algorithms,
             # At least a few seconds: tokens minted right after a logout-all carry an iat up to
-            # one second ahead (see RevocationStore.revoke_user), and hosts' clocks drift.
+            # one second ahead (see auth_service/sessions.py, Sessions.revoke_user), and hosts' clocks drift.
             leeway_seconds=source.integer("JWT_LEEWAY_SECONDS", 30, MIN_LEEWAY_SECONDS, MAX_LEEWAY_SECONDS),
             jwks_cooldown_seconds=source.integer("JWKS_REFETCH_COOLDOWN_SECONDS", 10, 1, 3600),
             jwks_max_age_seconds=source.integer("JWKS_MAX_AGE_SECONDS", 300, 10, 86400),

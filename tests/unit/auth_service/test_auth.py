@@ -12,10 +12,11 @@ import pytest
 from flask.testing import FlaskClient
 
 from auth_service import create_app
+from auth_service.state import auth_state
 from secure_service import SettingsError
 from secure_service.settings import MAX_REFRESH_TOKEN_TTL_SECONDS
-from tests.support import free_port
-from tests.unit.conftest import DEFAULT_PASSWORD, Actions, Services, bearer
+from tests.support import bearer, free_port
+from tests.unit.services import DEFAULT_PASSWORD, Actions, Services
 
 
 def claims_of(token: str) -> dict[str, Any]:
@@ -167,8 +168,8 @@ def test_no_refresh_token_lives_longer_than_a_session_can(
     actions: Actions, services: Services, auth_client: FlaskClient, legacy: dict[str, Any]
 ) -> None:
     user = actions.sign_up()
-    signing = services.auth.extensions["auth_service.keystore"].active
-    revocation = services.auth.extensions["auth_service.issuer"].revocation
+    signing = auth_state(services.auth).keys.active
+    revocation = auth_state(services.auth).sessions
     now = int(time.time())
 
     def refresh_token(lifetime: int) -> str:
@@ -372,7 +373,7 @@ def test_es256_and_eddsa_signing_keys_are_selectable(services: Services, tmp_pat
     (jwk,) = app.test_client().get("/.well-known/jwks.json").json["keys"]
     assert jwk["alg"] == algorithm
     with app.app_context():
-        token = app.extensions["auth_service.issuer"].service_token("reporting", frozenset({"users:read"}))
+        token = auth_state(app).issuer.service_token("reporting", frozenset({"users:read"}))
     assert header_of(token) == {"alg": algorithm, "kid": jwk["kid"], "typ": "at+jwt"}
     key = jwt.PyJWK(jwk).key
     assert jwt.decode(token, key, algorithms=[algorithm], audience="users_service")["client_id"] == "reporting"
@@ -405,7 +406,7 @@ def test_hs256_opt_in_signs_with_the_shared_secret_and_publishes_nothing(service
     )
     assert app.test_client().get("/.well-known/jwks.json").json == {"keys": []}
     with app.app_context():
-        token = app.extensions["auth_service.issuer"].service_token("reporting", frozenset({"users:read"}))
+        token = auth_state(app).issuer.service_token("reporting", frozenset({"users:read"}))
     decoded = jwt.decode(token, secret, algorithms=["HS256"], audience="users_service")
     assert decoded["sub"] == "client:reporting"
     assert time.time() < decoded["exp"]
@@ -415,7 +416,7 @@ def test_refresh_racing_logout_all_loses(actions: Actions, services: Services, a
     user, tokens = actions.new_user()
     # logout-all lands after the refresh token was verified but before its rotation: the
     # rotation itself checks the user's not-before and refuses.
-    revocation = services.auth.extensions["auth_service.issuer"].revocation
+    revocation = auth_state(services.auth).sessions
     claims = claims_of(tokens["refresh_token"])
     revocation.revoke_user(user["id"], now=claims["iat"] + 0.5)
     outcome, _ = revocation.rotate(claims, "new-jti", 600)
@@ -425,7 +426,7 @@ def test_refresh_racing_logout_all_loses(actions: Actions, services: Services, a
 
 def test_a_refused_cached_service_token_is_replaced_on_the_spot(actions: Actions, services: Services) -> None:
     user = actions.sign_up()
-    issuer = services.auth.extensions["auth_service.issuer"]
+    issuer = auth_state(services.auth).issuer
     issuer._service_token = ("not-a-valid-token", time.time() + 3600)  # e.g. its key was retired
     assert actions.login(user["username"])["access_token"]
     assert issuer._service_token[0] != "not-a-valid-token"

@@ -12,9 +12,11 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from auth_service import create_app
 from auth_service.keystore import KeyStore, KeyStoreError, SigningKey, thumbprint
+from auth_service.state import auth_state
 from auth_service.tokens import User
 from secure_service import verifier_state
-from tests.unit.conftest import Services, bearer
+from tests.support import bearer
+from tests.unit.services import Services
 
 
 class Clock:
@@ -87,9 +89,9 @@ def test_a_retire_by_the_cli_is_refused_by_auth_service_at_the_very_next_request
     services: Services, tmp_path: Path
 ) -> None:
     app = create_app({**services.config, "KEYS_DIR": str(tmp_path)})
-    leaked = app.extensions["auth_service.keystore"].active.kid
+    leaked = auth_state(app).keys.active.kid
     with app.app_context():
-        pair = app.extensions["auth_service.issuer"].new_session(User("retire-me", "retire-me", ("user",), True))
+        pair = auth_state(app).issuer.new_session(User("retire-me", "retire-me", ("user",), True))
         # Verified once: its key is cached, and the token itself remembered as verified.
         assert verifier_state(app).verify(pair.access_token)["sub"] == "retire-me"
     operator = KeyStore(tmp_path, "RS256")  # `flask keys …` runs in another process

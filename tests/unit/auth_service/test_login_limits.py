@@ -13,7 +13,7 @@ from apiflask import APIFlask
 from auth_service import create_app
 from secure_service import SettingsError
 from tests.support import free_port
-from tests.unit.conftest import DEFAULT_PASSWORD, Actions, Services
+from tests.unit.services import DEFAULT_PASSWORD, Actions, Services
 
 WINDOW_SECONDS = 3
 Login = Callable[..., Any]

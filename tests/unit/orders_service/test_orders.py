@@ -9,8 +9,8 @@ from flask.testing import FlaskClient
 
 from orders_service import create_app
 from orders_service.models import Order, db
-from tests.support import free_port
-from tests.unit.conftest import Actions, Services, bearer
+from tests.support import bearer, free_port
+from tests.unit.services import Actions, Services
 from users_service.models import User
 from users_service.models import db as users_db
 

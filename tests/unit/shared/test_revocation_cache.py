@@ -9,8 +9,10 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from secure_service import RevocationStore, redis_client
+from auth_service.sessions import Sessions
+from secure_service import redis_client
 from secure_service import revocation_cache as cache_module
+from secure_service.revocation import CachedRevocationCheck, RedisRevocationCheck
 from secure_service.revocation_cache import MAX_STALENESS_SECONDS, RevocationCache, subscription_connection
 from tests.support import free_port
 
@@ -31,15 +33,15 @@ def cache_for(
 
 
 @pytest.fixture
-def verifier_store(redis_url: str) -> RevocationStore:
-    """What users_service or orders_service holds: a store with a cache."""
-    return RevocationStore(redis_client(redis_url), max_token_lifetime_seconds=3600, cache=cache_for(redis_url))
+def verifier_store(redis_url: str) -> CachedRevocationCheck:
+    """What users_service or orders_service holds: a check with a cache."""
+    return CachedRevocationCheck(RedisRevocationCheck(redis_client(redis_url)), cache_for(redis_url))
 
 
 @pytest.fixture
-def auth_store(redis_url: str) -> RevocationStore:
-    """What auth_service writes with: another process, another store."""
-    return RevocationStore(redis_client(redis_url), max_token_lifetime_seconds=3600)
+def auth_store(redis_url: str) -> Sessions:
+    """What auth_service writes with: another process, another client."""
+    return Sessions(redis_client(redis_url), max_token_lifetime_seconds=3600)
 
 
 def claims(**overrides: object) -> dict[str, object]:
@@ -56,7 +58,7 @@ def mget_calls(redis_conn: redis.Redis) -> int:
     return int(redis_conn.info("commandstats").get("cmdstat_mget", {}).get("calls", 0))
 
 
-def warmed(store: RevocationStore, token: dict[str, object]) -> None:
+def warmed(store: CachedRevocationCheck, token: dict[str, object]) -> None:
     """Check ``token`` until the answer comes from memory (the subscription confirmed)."""
     deadline = time.monotonic() + 2
     while time.monotonic() < deadline:
@@ -69,7 +71,9 @@ def warmed(store: RevocationStore, token: dict[str, object]) -> None:
     raise AssertionError("the cache never answered")
 
 
-def test_a_repeated_check_is_answered_from_memory(verifier_store: RevocationStore, redis_conn: redis.Redis) -> None:
+def test_a_repeated_check_is_answered_from_memory(
+    verifier_store: CachedRevocationCheck, redis_conn: redis.Redis
+) -> None:
     token = claims()
     warmed(verifier_store, token)
     before = mget_calls(redis_conn)
@@ -78,7 +82,7 @@ def test_a_repeated_check_is_answered_from_memory(verifier_store: RevocationStor
     assert mget_calls(redis_conn) - before < 20
 
 
-def test_logout_is_seen_by_the_very_next_check(verifier_store: RevocationStore, auth_store: RevocationStore) -> None:
+def test_logout_is_seen_by_the_very_next_check(verifier_store: CachedRevocationCheck, auth_store: Sessions) -> None:
     token = claims()
     warmed(verifier_store, token)
     auth_store.revoke_session(jti=str(token["jti"]), expires_at=int(time.time()) + 60, sids=[])
@@ -86,7 +90,7 @@ def test_logout_is_seen_by_the_very_next_check(verifier_store: RevocationStore, 
 
 
 def test_a_revoked_session_is_seen_by_the_very_next_check(
-    verifier_store: RevocationStore, auth_store: RevocationStore
+    verifier_store: CachedRevocationCheck, auth_store: Sessions
 ) -> None:
     token = claims()
     warmed(verifier_store, token)
@@ -94,18 +98,14 @@ def test_a_revoked_session_is_seen_by_the_very_next_check(
     assert verifier_store.is_revoked(token) is True
 
 
-def test_logout_all_is_seen_by_the_very_next_check(
-    verifier_store: RevocationStore, auth_store: RevocationStore
-) -> None:
+def test_logout_all_is_seen_by_the_very_next_check(verifier_store: CachedRevocationCheck, auth_store: Sessions) -> None:
     token = claims(iat=int(time.time()) - 5)
     warmed(verifier_store, token)
     auth_store.revoke_user(str(token["sub"]))
     assert verifier_store.is_revoked(token) is True
 
 
-def test_refresh_reuse_revokes_the_session_at_once(
-    verifier_store: RevocationStore, auth_store: RevocationStore
-) -> None:
+def test_refresh_reuse_revokes_the_session_at_once(verifier_store: CachedRevocationCheck, auth_store: Sessions) -> None:
     access = claims()
     refresh = {**claims(sub=access["sub"], sid=access["sid"])}
     auth_store.start_family(str(refresh["sid"]), str(refresh["jti"]), 600)
@@ -117,7 +117,7 @@ def test_refresh_reuse_revokes_the_session_at_once(
 
 
 def test_a_lost_subscription_falls_back_to_redis(
-    verifier_store: RevocationStore, auth_store: RevocationStore, redis_conn: redis.Redis
+    verifier_store: CachedRevocationCheck, auth_store: Sessions, redis_conn: redis.Redis
 ) -> None:
     token = claims()
     warmed(verifier_store, token)

@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives import serialization
 from flask.testing import FlaskClient
 from flask_jwt_extended import jwt_required
 
-from secure_service import InvalidToken, RevocationStore
+from auth_service.sessions import Sessions
+from secure_service import InvalidToken, redis_client, verifier_state
 from secure_service.settings import MAX_ACCESS_TOKEN_TTL_SECONDS, MAX_REFRESH_TOKEN_TTL_SECONDS
-from secure_service.verify import verifier_state
 from tests.support import free_port
 from tests.unit.shared.conftest import DROP, SERVICE, KeyRing, Minter, make_resource_app, standard_claims
 
@@ -271,9 +271,9 @@ def test_a_refresh_token_lives_at_most_the_longest_session(resource: APIFlask, m
         claims = standard_claims(aud=[SERVICE], iat=now, nbf=now, exp=now + lifetime, scope=DROP, roles=DROP)
         return mint(claims, headers={"typ": "refresh+jwt"})
 
-    assert state.verify(refresh_token(MAX_REFRESH_TOKEN_TTL_SECONDS), refresh=True)["sub"] == "user-1"
+    assert state.verify(refresh_token(MAX_REFRESH_TOKEN_TTL_SECONDS), kind="refresh")["sub"] == "user-1"
     with pytest.raises(InvalidToken, match="lifetime"):
-        state.verify(refresh_token(MAX_REFRESH_TOKEN_TTL_SECONDS + 1), refresh=True)
+        state.verify(refresh_token(MAX_REFRESH_TOKEN_TTL_SECONDS + 1), kind="refresh")
 
 
 # --- what a refusal says ----------------------------------------------------------------
@@ -326,8 +326,10 @@ def test_one_reason_one_message(client: FlaskClient, mint: Minter, signing_kid: 
 # --- rule 5: revocation ---------------------------------------------------------------
 
 
-def _revocation(client: FlaskClient) -> RevocationStore:
-    return verifier_state(client.application).revocation  # type: ignore[arg-type]
+def _revocation(client: FlaskClient) -> Sessions:
+    """auth_service's writer, on the Redis this verifier reads (as in production)."""
+    redis_url = verifier_state(client.application).settings.redis_url
+    return Sessions(redis_client(redis_url), max_token_lifetime_seconds=MAX_REFRESH_TOKEN_TTL_SECONDS)
 
 
 def test_a_revoked_token_is_refused(client: FlaskClient, mint: Minter) -> None:
@@ -424,7 +426,7 @@ class CountingDecode:
             self.calls += 1
             return real(*args, **kwargs)
 
-        monkeypatch.setattr("secure_service.verify.jwt.decode_complete", counting)
+        monkeypatch.setattr("secure_service.verifier.jwt.decode_complete", counting)
 
 
 def test_a_repeated_token_is_verified_in_full_once(
@@ -466,7 +468,7 @@ def test_a_remembered_token_is_still_checked_for_revocation(client: FlaskClient,
 
 def test_a_remembered_refresh_token_is_still_no_access_token(resource: APIFlask, mint: Minter) -> None:
     token = mint(standard_claims(aud=[SERVICE], scope=DROP, roles=DROP), headers={"typ": "refresh+jwt"})
-    assert verifier_state(resource).verify(token, refresh=True)["sub"] == "user-1"  # now remembered
+    assert verifier_state(resource).verify(token, kind="refresh")["sub"] == "user-1"  # now remembered
     client = resource.test_client()
     assert_invalid_token(get(client, token))
     assert_invalid_token(get(client, token))
@@ -478,16 +480,16 @@ def test_a_remembered_refresh_token_is_still_no_access_token(resource: APIFlask,
 def test_a_refresh_token_is_told_by_its_typ_and_audience(resource: APIFlask, mint: Minter) -> None:
     state = verifier_state(resource)
     refresh_claims = standard_claims(aud=[SERVICE], scope=DROP, roles=DROP)
-    assert state.verify(mint(refresh_claims, headers={"typ": "refresh+jwt"}), refresh=True)
+    assert state.verify(mint(refresh_claims, headers={"typ": "refresh+jwt"}), kind="refresh")
     with pytest.raises(InvalidToken):  # an access token is no refresh token, whatever it claims
-        state.verify(mint(standard_claims(type="refresh")), refresh=True)
+        state.verify(mint(standard_claims(type="refresh")), kind="refresh")
     with pytest.raises(InvalidToken):  # a refresh token is for its issuer alone
-        state.verify(mint(standard_claims(scope=DROP, roles=DROP), headers={"typ": "refresh+jwt"}), refresh=True)
+        state.verify(mint(standard_claims(scope=DROP, roles=DROP), headers={"typ": "refresh+jwt"}), kind="refresh")
 
 
 def test_flask_jwt_extended_jwt_required_refuses_a_refresh_token(resource: APIFlask, mint: Minter) -> None:
-    # FJE takes a token without a `type` claim for an access token; check_claims, its
-    # token_verification_loader, is what refuses a refresh token there.
+    # FJE takes a token without a `type` claim for an access token; the claim rules, run as
+    # its token_verification_loader, are what refuse a refresh token there.
     @resource.get("/fje")
     @jwt_required()
     def fje_protected() -> dict[str, Any]:

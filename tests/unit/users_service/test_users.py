@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from auth_service.state import auth_state
 from secure_service import SettingsError
-from tests.unit.conftest import DEFAULT_PASSWORD, Actions, Services, bearer
+from tests.support import bearer
+from tests.unit.services import DEFAULT_PASSWORD, Actions, Services
 from users_service import create_app
 from users_service.models import User, db
 
@@ -144,7 +146,7 @@ def test_the_credential_check_with_auth_services_token(
 ) -> None:
     user = actions.sign_up()
     with services.auth.app_context():
-        token = services.auth.extensions["auth_service.issuer"].own_service_token("users:credentials")
+        token = auth_state(services.auth).issuer.own_service_token("users:credentials")
     good = users_client.post(
         "/internal/credentials/verify",
         headers=bearer(token),
