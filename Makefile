@@ -7,7 +7,12 @@ BIN    := $(VENV)/bin
 # End-to-end backends: both when a Docker engine answers, else the local processes only.
 E2E_BACKEND ?= $(shell docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1 && echo local,compose || echo local)
 
-.PHONY: install dev up down env test test-unit test-e2e lint format clean audit walkthrough bench
+.PHONY: help install dev up down env test test-unit test-e2e lint format clean audit walkthrough bench
+.DEFAULT_GOAL := help
+
+## This list: every target, from the ## comment above it.
+help:
+	@awk '/^## /{doc = doc (doc ? " " : "") substr($$0, 4); next} /^[A-Z_]+ *[?:]?=/{next} /^[a-z][a-z0-9-]*:/{if (doc) {split($$0, t, ":"); printf "  make %-12s %s\n", t[1], doc} doc = ""; next} {doc = ""}' $(firstword $(MAKEFILE_LIST))
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt shared/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +21,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt shared/pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e shared
 	touch $@
 
+## The virtualenv with the pinned dependencies, and redis-server (as root: Debian's package).
 install: $(VENV)/.installed
 	@scripts/ensure-packages.sh redis-server
 
@@ -43,23 +49,28 @@ test: lint
 	@echo "end-to-end backends: $(E2E_BACKEND)"
 	E2E_BACKEND=$(E2E_BACKEND) $(BIN)/python -m pytest tests/unit tests/e2e
 
+## The unit tests only (each service built by its factory, real Redis and SQLite).
 test-unit: install
 	$(BIN)/python -m pytest tests/unit
 
+## The end-to-end suite only, on E2E_BACKEND (local, compose, or local,compose).
 test-e2e: install
 	@scripts/ensure-packages.sh wrk
 	E2E_BACKEND=$(E2E_BACKEND) $(BIN)/python -m pytest tests/e2e
 
+## ruff (format and checks), mypy --strict on shared/, hadolint on the Dockerfiles.
 lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/hadolint auth_service/Dockerfile users_service/Dockerfile orders_service/Dockerfile .ci/standin/*.Dockerfile
 
+## Rewrite the code in the house format and apply ruff's safe fixes.
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## Remove the virtualenv and the tools' caches (var/ with make dev's state stays).
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 

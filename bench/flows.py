@@ -12,16 +12,14 @@ from typing import Any
 
 import requests
 
+from tests.support import bearer
+
 PASSWORD = "bench horse battery staple"
 TIMEOUT_SECONDS = 10
 #: Requests per service before the revocation trials (gunicorn hands each to any worker).
 WARM_UP_REQUESTS = 16
 #: How long a revoked token may keep being accepted before the trial counts as a failure.
 REVOCATION_DEADLINE_SECONDS = 2.0
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import flows, inprocess, report  # noqa: E402
 from bench.wrk import LoadResult, run_wrk  # noqa: E402
-from tests.e2e.conftest import LocalProcesses, Secrets, wait_ready  # noqa: E402 - the e2e suite's local stack
+from tests.e2e.stacks import LocalProcesses, Secrets, wait_ready  # noqa: E402 - the e2e suite's local stacks
 from tests.support import free_port  # noqa: E402
 
 #: A process group leader, a plain endpoint and an authenticated endpoint of one service.
@@ -161,7 +161,7 @@ def load_rounds(pairs: dict[str, Pair], token: str, *, rounds: int, seconds: flo
 
 def measure_compose(scratch: Path, *, quick: bool) -> dict[str, Any]:
     """The composed stack, as the e2e suite runs it: time to healthy, then the token flows."""
-    from tests.e2e.conftest import compose_stack
+    from tests.e2e.stacks import compose_stack
 
     directory = scratch / "compose"
     directory.mkdir()

@@ -24,23 +24,52 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ("auth_service", "users_service", "orders_service")
+SERVICES_FILE = ROOT / "deploy" / "services.toml"
+
+
+@dataclass(frozen=True)
+class Service:
+    """One service of the stack, as deploy/services.toml lists it."""
+
+    name: str
+    port: int
+    port_variable: str
+    redis_password: str
+    database: bool
+    db_password: str | None
+
+
+def stack_services() -> tuple[Service, ...]:
+    """The stack's services in start order (deploy/services.toml, the one list of them)."""
+    entries = tomllib.loads(SERVICES_FILE.read_text())["service"]
+    return tuple(
+        Service(
+            name=entry["name"],
+            port=int(entry["port"]),
+            port_variable=entry["port_variable"],
+            redis_password=entry["redis_password"],
+            database=entry["database"] == "yes",
+            db_password=entry.get("db_password"),
+        )
+        for entry in entries
+    )
+
+
+SERVICES = tuple(service.name for service in stack_services())
 REDIS_SERVER_SCRIPT = ROOT / "deploy" / "redis" / "redis-server.sh"
 #: The operator's Redis password (the default user), given to no service.
 REDIS_OPERATOR_PASSWORD = "REDIS_PASSWORD"
 #: Each service's Redis ACL user is named after it; the variable holding its password.
-REDIS_SERVICE_PASSWORDS = {
-    "auth_service": "REDIS_AUTH_SERVICE_PASSWORD",
-    "users_service": "REDIS_USERS_SERVICE_PASSWORD",
-    "orders_service": "REDIS_ORDERS_SERVICE_PASSWORD",
-}
+REDIS_SERVICE_PASSWORDS = {service.name: service.redis_password for service in stack_services()}
 REDIS_PASSWORDS = (REDIS_OPERATOR_PASSWORD, *REDIS_SERVICE_PASSWORDS.values())
 #: Taken from the environment, else generated once into DATA_DIR/dev.env and kept (the
 #: Redis passwords only when make dev starts Redis itself).
@@ -172,11 +201,7 @@ def main() -> int:
     data_dir = Path(os.environ.get("DATA_DIR", ROOT / "var")).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     data_dir.chmod(0o700)
-    ports = {
-        "auth_service": int(os.environ.get("AUTH_PORT", "8001")),
-        "users_service": int(os.environ.get("USERS_PORT", "8002")),
-        "orders_service": int(os.environ.get("ORDERS_PORT", "8003")),
-    }
+    ports = {service.name: int(os.environ.get(service.port_variable) or service.port) for service in stack_services()}
     given_redis_url = os.environ.get("REDIS_URL")
     dev_secrets = load_dev_secrets(data_dir, ("ADMIN_PASSWORD",) if given_redis_url else DEV_SECRETS)
     stack = Stack(data_dir)
@@ -237,15 +262,13 @@ def main() -> int:
         }
         for name in REDIS_PASSWORDS:  # a service holds only its own, inside its REDIS_URL
             env.pop(name, None)
-        for name in SERVICES:
-            service_env = {
-                **env,
-                "REDIS_URL": service_redis_urls[name],
-                "PORT": str(ports[name]),
-                "DATABASE_URL": os.environ.get(
+        for service in stack_services():
+            name = service.name
+            service_env = {**env, "REDIS_URL": service_redis_urls[name], "PORT": str(ports[name])}
+            if service.database:
+                service_env["DATABASE_URL"] = os.environ.get(
                     f"{name.split('_')[0].upper()}_DATABASE_URL", f"sqlite:///{data_dir / (name + '.db')}"
-                ),
-            }
+                )
             process = stack.start(
                 name,
                 [sys.executable, "-m", "gunicorn", "-c", f"{name}/gunicorn.conf.py", f"{name}:create_app()"],

@@ -11,16 +11,15 @@ import secrets
 import sys
 from pathlib import Path
 
+from devstack import REDIS_PASSWORDS, stack_services  # scripts/, beside this one
+
+#: The admin's password, PostgreSQL's superuser and one login per service with a database,
+#: then Redis: the operator's account and one ACL user per service (deploy/redis/redis-server.sh).
 GENERATED = (
     "ADMIN_PASSWORD",
     "POSTGRES_PASSWORD",
-    "USERS_DB_PASSWORD",
-    "ORDERS_DB_PASSWORD",
-    # Redis: the operator's account, then one ACL user per service (deploy/redis/redis-server.sh).
-    "REDIS_PASSWORD",
-    "REDIS_AUTH_SERVICE_PASSWORD",
-    "REDIS_USERS_SERVICE_PASSWORD",
-    "REDIS_ORDERS_SERVICE_PASSWORD",
+    *(service.db_password for service in stack_services() if service.db_password),
+    *REDIS_PASSWORDS,
 )
 
 

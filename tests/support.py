@@ -1,9 +1,11 @@
-"""Helpers for the test suites: free ports, a real redis-server, importing scripts."""
+"""Helpers for the test suites: free ports, a real redis-server, importing scripts, tokens."""
 
 from __future__ import annotations
 
 import base64
+import functools
 import importlib.util
+import secrets
 import shutil
 import socket
 import subprocess
@@ -13,14 +15,32 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+import jwt
 import requests
+
+from secure_service.settings import DECLARED, Declared
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header that presents ``token``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    """A token's claims, read without checking anything: to look at what was issued."""
+    return dict(jwt.decode(token, options={"verify_signature": False}))
+
+
+@functools.cache
 def load_script(name: str) -> ModuleType:
     """Import scripts/<name>.py (scripts are programs, not a package) to test its functions."""
+    # As when run: a script imports its neighbours by name (make_env reads devstack's list).
+    if str(ROOT / "scripts") not in sys.path:
+        sys.path.append(str(ROOT / "scripts"))
     spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -95,3 +115,25 @@ def redis_server(directory: Path, *, appendonly: bool = False) -> Iterator[tuple
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def load_every_service_setting() -> dict[str, Declared]:
+    """Every setting the three services read, with the code's default and range."""
+    from auth_service.settings import AuthSettings
+    from orders_service.settings import OrdersSettings
+    from users_service.settings import UsersSettings
+
+    AuthSettings.load({})
+    UsersSettings.load({"ADMIN_PASSWORD": secrets.token_urlsafe(18)})
+    OrdersSettings.load({})
+    return DECLARED
+
+
+def stack_services() -> tuple[Any, ...]:
+    """The stack's services (deploy/services.toml, read by make dev's own code)."""
+    return tuple(load_script("devstack").stack_services())
+
+
+def short_name(service: Any) -> str:
+    """auth, users, orders: how a Stack names a service's URL."""
+    return str(service.name).removesuffix("_service")

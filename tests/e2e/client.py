@@ -7,14 +7,11 @@ from typing import Any
 
 import requests
 
-from tests.e2e.conftest import Stack
+from tests.e2e.stacks import Stack
+from tests.support import bearer
 
 PASSWORD = "correct horse battery staple"
 REQUEST_TIMEOUT_SECONDS = 15
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 class _TimedSession(requests.Session):

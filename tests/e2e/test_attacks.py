@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from tests.e2e.client import Client
-from tests.e2e.conftest import CLIENT_ID, Stack
+from tests.e2e.stacks import CLIENT_ID, Stack
 
 TARGETS = {"users_service": "/users/me", "orders_service": "/orders"}
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT, LocalProcesses, Secrets, wait_ready
+from tests.e2e.stacks import ROOT, SHORT_NAMES, LocalProcesses, Secrets, wait_ready
+from tests.support import stack_services
 
 SCENARIOS = {
     # name: (command, signal, sent to the whole process group?)
@@ -47,12 +48,12 @@ def test_make_dev_leaves_no_process_behind(scenario: str, tmp_path: Path) -> Non
         )
     try:
         wait_ready(
-            [processes.url(n) for n in ("auth", "users", "orders")],
+            [processes.url(n) for n in SHORT_NAMES],
             lambda: launched.poll() is None,
             lambda: output.read_text(errors="replace")[-4000:],
         )
         children = {p.stem: int(p.read_text()) for p in (tmp_path / "run").glob("*.pid")}
-        assert set(children) == {"redis", "auth_service", "users_service", "orders_service"}
+        assert set(children) == {"redis", *(s.name for s in stack_services())}
         if to_group:
             os.killpg(launched.pid, signum)
         else:

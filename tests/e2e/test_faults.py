@@ -20,7 +20,7 @@ import requests
 
 from secure_service.revocation_cache import MAX_STALENESS_SECONDS
 from tests.e2e.client import Client
-from tests.e2e.conftest import Stack
+from tests.e2e.stacks import Stack
 from tests.support import eventually
 
 #: The longest a request may take while a dependency is down (Redis time-outs are 1 s with

@@ -9,7 +9,7 @@ import jwt
 import requests
 
 from tests.e2e.client import PASSWORD, Client, bearer
-from tests.e2e.conftest import CLIENT_ID, Stack
+from tests.e2e.stacks import CLIENT_ID, Stack
 from tests.support import with_broken_signature
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.client import PASSWORD, Client, bearer
-from tests.e2e.conftest import USERNAME_LIMIT_FAILURES, USERNAME_LIMIT_SECONDS, Stack
+from tests.e2e.stacks import USERNAME_LIMIT_FAILURES, USERNAME_LIMIT_SECONDS, Stack
 
 SIGN_UPS = {
     "username-too-short": {"username": "ab", "password": PASSWORD},

@@ -9,7 +9,7 @@ import jwt
 import requests
 
 from tests.e2e.client import Client
-from tests.e2e.conftest import KEY_TIMINGS, Stack
+from tests.e2e.stacks import KEY_TIMINGS, Stack
 from tests.support import eventually
 
 

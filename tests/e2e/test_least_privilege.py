@@ -15,10 +15,12 @@ import pytest
 from auth_service.login_limits import username_digest
 from secure_service.revocation_cache import INVALIDATION_CHANNEL
 from tests.e2e.client import PASSWORD, Client, bearer
-from tests.e2e.conftest import REDIS_PASSWORDS, USERNAME_LIMIT_FAILURES, Stack
+from tests.e2e.stacks import REDIS_PASSWORDS, USERNAME_LIMIT_FAILURES, Stack
+from tests.support import stack_services
 
-SERVICES = ("auth_service", "users_service", "orders_service")
-RESOURCE_SERVICES = ("users_service", "orders_service")
+SERVICES = tuple(s.name for s in stack_services())
+#: Every service but the issuer: the verifiers.
+RESOURCE_SERVICES = tuple(name for name in SERVICES if name != "auth_service")
 #: What no service may run: wiping, reconfiguring, enumerating or administering Redis.
 ADMINISTRATION = [
     ("FLUSHALL",),

@@ -27,7 +27,7 @@ from schemathesis.checks import (
 from schemathesis.generation import GenerationMode
 
 from tests.e2e.client import Client
-from tests.e2e.conftest import Stack
+from tests.e2e.stacks import Stack
 
 
 def positive_data_acceptance_beyond_password_strength(ctx: Any, response: Any, case: schemathesis.Case) -> bool | None:

@@ -11,7 +11,7 @@ import uuid
 import requests
 
 from tests.e2e.client import Client, bearer
-from tests.e2e.conftest import ROOT, Stack
+from tests.e2e.stacks import ROOT, Stack
 from tests.support import with_broken_signature
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.e2e.client import Client, bearer
-from tests.e2e.conftest import Stack
+from tests.e2e.stacks import Stack
 
 
 def test_data_keys_and_revocations_survive_restarts(client: Client, stack: Stack) -> None:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.e2e.conftest import ROOT, Stack
+from tests.e2e.stacks import ROOT, Stack
 
 
 def walk(stack: Stack, tutorial: Path) -> subprocess.CompletedProcess[str]:

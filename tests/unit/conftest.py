@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import secrets
 import threading
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from apiflask import APIFlask
@@ -23,21 +20,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from auth_service import create_app as create_auth_app
 from orders_service import create_app as create_orders_app
 from tests.support import free_port
+from tests.unit.services import ADMIN_USERNAME, Actions, Services
 from users_service import create_app as create_users_app
-
-ADMIN_USERNAME = "admin"
-DEFAULT_PASSWORD = "a long enough password"
-
-
-@dataclass
-class Services:
-    auth: APIFlask
-    users: APIFlask
-    orders: APIFlask
-    config: dict[str, Any]
-    admin_password: str
-    client_id: str
-    client_secret: str
 
 
 def _serve(app: APIFlask, port: int) -> BaseWSGIServer:
@@ -76,39 +60,6 @@ def services(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     yield Services(auth, users, orders, config, admin_password, "reporting", client_secret)
     for server in servers:
         server.shutdown()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-class Actions:
-    """Sign-up and login through the real services, the way a client does it."""
-
-    def __init__(self, services: Services):
-        self.services = services
-        self.auth = services.auth.test_client()
-        self.users = services.users.test_client()
-        self.orders = services.orders.test_client()
-
-    def sign_up(self, username: str | None = None, password: str = DEFAULT_PASSWORD) -> dict[str, Any]:
-        username = username or f"user-{uuid.uuid4().hex[:12]}"
-        response = self.users.post("/users", json={"username": username, "password": password})
-        assert response.status_code == 201, response.json
-        return {**response.json, "password": password}
-
-    def login(self, username: str, password: str = DEFAULT_PASSWORD) -> dict[str, Any]:
-        response = self.auth.post("/auth/login", json={"username": username, "password": password})
-        assert response.status_code == 200, response.json
-        return dict(response.json)
-
-    def new_user(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """A signed-up user and its first token pair."""
-        user = self.sign_up()
-        return user, self.login(user["username"])
-
-    def admin_tokens(self) -> dict[str, Any]:
-        return self.login(ADMIN_USERNAME, self.services.admin_password)
 
 
 @pytest.fixture

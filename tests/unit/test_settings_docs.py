@@ -8,15 +8,12 @@ against it, so a default changed in one place cannot silently disagree elsewhere
 from __future__ import annotations
 
 import re
-import secrets
 from pathlib import Path
 
 import pytest
 
-from auth_service.settings import AuthSettings
-from orders_service.settings import OrdersSettings
-from secure_service.settings import DECLARED, Declared
-from users_service.settings import UsersSettings
+from secure_service.settings import Declared
+from tests.support import load_every_service_setting
 
 ROOT = Path(__file__).resolve().parents[2]
 _SETTING_LINE = re.compile(r"^(#\s*)?([A-Z][A-Z0-9_]+)=(.*)$")
@@ -24,10 +21,7 @@ _SETTING_LINE = re.compile(r"^(#\s*)?([A-Z][A-Z0-9_]+)=(.*)$")
 
 @pytest.fixture(scope="module")
 def declared() -> dict[str, Declared]:
-    AuthSettings.load({})
-    UsersSettings.load({"ADMIN_PASSWORD": secrets.token_urlsafe(18)})
-    OrdersSettings.load({})
-    return DECLARED
+    return load_every_service_setting()
 
 
 def env_example() -> list[tuple[str, str, bool, str]]:

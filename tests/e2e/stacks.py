@@ -1,0 +1,382 @@
+"""The stack under test, started one of two ways, and what a test may do with it.
+
+The backends behind ``E2E_BACKEND`` (see conftest.py): ``local_stack`` runs the local
+processes of ``make dev`` with a fresh data directory and free ports; ``compose_stack``
+builds and starts docker-compose.yml through testcontainers. The bench starts its stacks
+with the same code.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jwt
+import requests
+from cryptography.hazmat.primitives import serialization
+
+from tests.support import free_port, short_name, stack_services
+
+ROOT = Path(__file__).resolve().parents[2]
+READY_TIMEOUT_SECONDS = 120
+CLIENT_ID = "e2e-reporting"
+#: Not the default "admin": nothing (the tutorial included) may assume the admin's name.
+ADMIN_USERNAME = "e2e-admin"
+#: Login limits of the stack under test: a username lock short enough to watch expire;
+#: a per-address limit high enough for the fuzzing run (it is unit-tested separately).
+USERNAME_LIMIT_FAILURES, USERNAME_LIMIT_SECONDS = 3, 6
+#: Key rotation timings short enough to watch: a new key signs 3 s after it is published,
+#: verifiers may refetch every 2 s and drop a retired key within 10 s.
+KEY_TIMINGS = {"KEY_ACTIVATION_DELAY_SECONDS": 3, "JWKS_REFETCH_COOLDOWN_SECONDS": 2, "JWKS_MAX_AGE_SECONDS": 10}
+STACK_SETTINGS = {
+    "LOGIN_LIMIT_PER_USERNAME": f"{USERNAME_LIMIT_FAILURES} per {USERNAME_LIMIT_SECONDS} seconds",
+    "LOGIN_LIMIT_PER_ADDRESS": "10000 per 15 minutes",
+    # Every sign-up of the suite comes from one address; the limit is unit-tested.
+    "SIGNUP_LIMIT_PER_ADDRESS": "100000 per hour",
+    **{name: str(value) for name, value in KEY_TIMINGS.items()},
+}
+BACKENDS = ("local", "compose")
+#: The Redis passwords compose requires (deploy/redis/redis-server.sh): the operator's, then each service's.
+REDIS_PASSWORDS = {"default": "REDIS_PASSWORD", **{s.name: s.redis_password for s in stack_services()}}
+#: The services by the short names a Stack gives their URLs (auth, users, orders).
+SHORT_NAMES = tuple(short_name(s) for s in stack_services())
+
+
+def redis_cli_credentials(redis_url: str) -> list[str]:
+    """redis-cli's options for logging in as the user, with the password, of ``redis_url``."""
+    url = urlsplit(redis_url)
+    return ["--user", url.username or "default", "--pass", url.password] if url.password else []
+
+
+@dataclass
+class Stack:
+    """URLs and credentials of a running stack, and what a test needs beyond HTTP."""
+
+    auth: str
+    users: str
+    orders: str
+    admin_username: str
+    admin_password: str
+    client_secret: str
+    read_key_file: Callable[[str], bytes]
+    #: Run ``flask --app auth_service <args>`` where auth_service runs; its standard output.
+    auth_cli: Callable[[list[str]], str]
+    logs: Callable[[], str]
+    restart: Callable[[list[str]], None]
+    #: Take one service (redis, auth_service, users_service…) down, and bring it back.
+    stop_service: Callable[[str], None]
+    start_service: Callable[[str], None]
+    #: "local" or "compose".
+    backend: str
+    #: The environment a service runs with (what it holds, were it compromised).
+    service_environment: Callable[[str], dict[str, str]]
+    #: ``redis_command(who, *args)``: redis-cli's output for one command, sent with the
+    #: credentials ``who`` holds: a service's are the REDIS_URL in its own environment;
+    #: "default" is the operator's account (REDIS_PASSWORD).
+    redis_command: Callable[..., str]
+    #: compose only: run a command in a service's container; (exit code, output).
+    container_command: Callable[[str, list[str]], tuple[int, str]] | None = None
+    #: compose only: ``docker inspect`` of a service's container.
+    inspect_container: Callable[[str], dict[str, Any]] | None = None
+
+    def keys(self) -> list[dict[str, Any]]:
+        """``keys list --json``: every signing key and its state."""
+        output = self.auth_cli(["keys", "list", "--json"])
+        return list(json.loads(next(line for line in output.splitlines() if line.startswith("["))))
+
+    def signing_key(self) -> tuple[str, Any]:
+        """The active signing key (kid, private key), read where the backend keeps it."""
+        kid = next(key["kid"] for key in self.keys() if key["state"] == "active")
+        return kid, serialization.load_pem_private_key(self.read_key_file(f"{kid}.pem"), password=None)
+
+    def sign(self, claims: dict[str, Any], headers: dict[str, Any] | None = None) -> str:
+        """A token signed with the stack's real key, for claims the issuer would never mint."""
+        kid, key = self.signing_key()
+        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid, "typ": "at+jwt", **(headers or {})})
+
+
+@dataclass
+class Secrets:
+    admin_password: str
+    client_secret: str
+
+    @classmethod
+    def generate(cls) -> Secrets:
+        return cls(secrets.token_urlsafe(18), secrets.token_urlsafe(32))
+
+    def service_clients(self) -> str:
+        return json.dumps({CLIENT_ID: {"secret": self.client_secret, "scopes": "users:read orders:read"}})
+
+
+def wait_ready(urls: list[str], alive: Callable[[], bool], describe: Callable[[], str]) -> None:
+    """Wait until every service answers /readyz with 200."""
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    pending = list(urls)
+    while pending:
+        if not alive():
+            raise RuntimeError(f"the stack stopped during start-up:\n{describe()}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the stack was not ready in time:\n{describe()}")
+        try:
+            if requests.get(pending[0] + "/readyz", timeout=2).status_code == 200:
+                pending.pop(0)
+                continue
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+
+
+class LocalProcesses:
+    """The stack as `make dev` runs it; a restart stops and starts every process."""
+
+    def __init__(self, data: Path, keys: Secrets, settings: dict[str, str] = STACK_SETTINGS):
+        self.data = data
+        self.ports = {name: free_port() for name in (*SHORT_NAMES, "redis")}
+        self.log_path = data / "stack.log"
+        self.env = {
+            **os.environ,
+            "DATA_DIR": str(data),
+            **{s.port_variable: str(self.ports[short_name(s)]) for s in stack_services()},
+            "REDIS_PORT": str(self.ports["redis"]),
+            "ADMIN_USERNAME": ADMIN_USERNAME,
+            "ADMIN_PASSWORD": keys.admin_password,
+            "SERVICE_CLIENTS": keys.service_clients(),
+            **settings,
+        }
+        # devstack starts its own Redis and generates its passwords (into data/dev.env).
+        for name in ("REDIS_URL", *REDIS_PASSWORDS.values()):
+            self.env.pop(name, None)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, str(ROOT / "scripts" / "devstack.py")],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        process = self.process
+        wait_ready(
+            [self.url(n) for n in SHORT_NAMES],
+            lambda: process.poll() is None,
+            lambda: self.logs()[-4000:],
+        )
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.process = None
+
+    def restart(self, _services: list[str]) -> None:
+        self.stop()
+        self.start()
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    # A local service is "down" while its process group is paused (SIGSTOP): connections
+    # are accepted and never answered, the harsher failure (time-outs, not refusals).
+    def _signal_service(self, name: str, signum: int) -> None:
+        pid = int((self.data / "run" / f"{name}.pid").read_text())
+        os.killpg(pid, signum)
+
+    def stop_service(self, name: str) -> None:
+        self._signal_service(name, signal.SIGSTOP)
+
+    def start_service(self, name: str) -> None:
+        self._signal_service(name, signal.SIGCONT)
+
+    def read_key_file(self, name: str) -> bytes:
+        return (self.data / "keys" / name).read_bytes()
+
+    def dev_secret(self, name: str) -> str:
+        """A secret devstack generated into data/dev.env."""
+        for line in (self.data / "dev.env").read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key == name:
+                return value
+        raise KeyError(f"{name} is not in {self.data / 'dev.env'}")
+
+    def redis_url(self, user: str) -> str:
+        """The URL that logs in to the stack's Redis as ``user`` (a service's ACL user, or default)."""
+        return f"redis://{user}:{self.dev_secret(REDIS_PASSWORDS[user])}@127.0.0.1:{self.ports['redis']}/0"
+
+    def service_environment(self, name: str) -> dict[str, str]:
+        """The environment a running service was started with (its gunicorn master's)."""
+        pid = int((self.data / "run" / f"{name}.pid").read_text())
+        entries = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        return dict(entry.decode().partition("=")[::2] for entry in entries if entry)
+
+    def redis_command(self, who: str, *args: str) -> str:
+        url = self.redis_url("default") if who == "default" else self.service_environment(who)["REDIS_URL"]
+        port = str(urlsplit(url).port)
+        result = subprocess.run(
+            ["redis-cli", "--no-auth-warning", "-h", "127.0.0.1", "-p", port, *redis_cli_credentials(url), *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        return (result.stdout + result.stderr).strip()
+
+    def auth_cli(self, args: list[str]) -> str:
+        # As auth_service runs under make dev: its own Redis user.
+        env = {**self.env, "KEYS_DIR": str(self.data / "keys"), "REDIS_URL": self.redis_url("auth_service")}
+        result = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "auth_service", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout
+
+
+@contextmanager
+def local_stack(scratch: Path) -> Iterator[Stack]:
+    """The local processes, with ``scratch`` (an empty directory) as their data directory."""
+    keys = Secrets.generate()
+    processes = LocalProcesses(scratch, keys)
+    try:
+        processes.start()
+        yield Stack(
+            auth=processes.url("auth"),
+            users=processes.url("users"),
+            orders=processes.url("orders"),
+            admin_username=ADMIN_USERNAME,
+            admin_password=keys.admin_password,
+            client_secret=keys.client_secret,
+            read_key_file=processes.read_key_file,
+            auth_cli=processes.auth_cli,
+            logs=processes.logs,
+            restart=processes.restart,
+            stop_service=processes.stop_service,
+            start_service=processes.start_service,
+            backend="local",
+            service_environment=processes.service_environment,
+            redis_command=processes.redis_command,
+        )
+    finally:
+        processes.stop()
+
+
+@contextmanager
+def compose_stack(scratch: Path) -> Iterator[Stack]:
+    """The composed stack; its env file goes into ``scratch``."""
+    from testcontainers.compose import DockerCompose
+
+    keys = Secrets.generate()
+    ports = {name: free_port() for name in SHORT_NAMES}
+    env_file = scratch / "e2e.env"
+    settings = {
+        "COMPOSE_PROJECT_NAME": f"jwt-stack-e2e-{secrets.token_hex(3)}",
+        **{s.port_variable: ports[short_name(s)] for s in stack_services()},
+        "ADMIN_USERNAME": ADMIN_USERNAME,
+        "ADMIN_PASSWORD": keys.admin_password,
+        "POSTGRES_PASSWORD": secrets.token_urlsafe(18),
+        "USERS_DB_PASSWORD": secrets.token_urlsafe(18),
+        "ORDERS_DB_PASSWORD": secrets.token_urlsafe(18),
+        **{variable: secrets.token_urlsafe(18) for variable in REDIS_PASSWORDS.values()},
+        "SERVICE_CLIENTS": keys.service_clients(),
+        **STACK_SETTINGS,
+    }
+    # Single quotes: compose takes the value literally (JSON, spaces).
+    env_file.write_text("".join(f"{name}='{value}'\n" for name, value in settings.items()))
+    compose = DockerCompose(ROOT, compose_file_name="docker-compose.yml", build=True, wait=True, env_file=str(env_file))
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+
+    def compose_command(*args: str) -> None:
+        subprocess.run([*compose.compose_command_property, *args], cwd=ROOT, check=True, capture_output=True)
+
+    def restart(services: list[str]) -> None:
+        compose_command("restart", *services)
+        compose_command("up", "--detach", "--wait")  # returns once every service is healthy again
+        wait_ready(list(urls.values()), lambda: True, lambda: compose.get_logs()[0][-4000:])
+
+    def start_service(name: str) -> None:
+        compose_command("start", name)
+        compose_command("up", "--detach", "--wait")
+
+    def read_key_file(name: str) -> bytes:
+        stdout, _stderr, code = compose.exec_in_container(["cat", f"/var/lib/auth_service/keys/{name}"], "auth_service")
+        assert code == 0, f"cannot read {name} in auth_service"
+        return stdout.encode()
+
+    def auth_cli(args: list[str]) -> str:
+        stdout, stderr, code = compose.exec_in_container(["flask", "--app", "auth_service", *args], "auth_service")
+        assert code == 0, stderr[-2000:]
+        return stdout
+
+    def container_command(service: str, command: list[str]) -> tuple[int, str]:
+        # Not exec_in_container: that raises on a non-zero exit, which some checks expect.
+        argv = [*compose.compose_command_property, "exec", "-T", service, *command]
+        result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        return result.returncode, (result.stdout + result.stderr).strip()
+
+    @functools.cache  # a container keeps its environment across restarts
+    def service_environment(service: str) -> dict[str, str]:
+        code, output = container_command(service, ["printenv"])
+        assert code == 0, output
+        return dict(line.partition("=")[::2] for line in output.splitlines() if "=" in line)
+
+    def redis_command(who: str, *args: str) -> str:
+        if who == "default":
+            credentials = ["--user", "default", "--pass", str(settings["REDIS_PASSWORD"])]
+        else:
+            credentials = redis_cli_credentials(service_environment(who)["REDIS_URL"])
+        return container_command("redis", ["redis-cli", "--no-auth-warning", *credentials, *args])[1]
+
+    def inspect_container(service: str) -> dict[str, Any]:
+        container_id = compose.get_container(service).ID
+        inspected = subprocess.run(["docker", "inspect", container_id], check=True, capture_output=True, text=True)
+        return dict(json.loads(inspected.stdout)[0])
+
+    try:
+        compose.start()
+        wait_ready(list(urls.values()), lambda: True, lambda: compose.get_logs()[0][-4000:])
+        yield Stack(
+            auth=urls["auth"],
+            users=urls["users"],
+            orders=urls["orders"],
+            admin_username=ADMIN_USERNAME,
+            admin_password=keys.admin_password,
+            client_secret=keys.client_secret,
+            read_key_file=read_key_file,
+            auth_cli=auth_cli,
+            logs=lambda: compose.get_logs()[0],
+            restart=restart,
+            stop_service=lambda name: compose_command("stop", name),
+            start_service=start_service,
+            backend="compose",
+            service_environment=service_environment,
+            redis_command=redis_command,
+            container_command=container_command,
+            inspect_container=inspect_container,
+        )
+    finally:
+        compose.stop()
