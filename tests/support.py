@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +29,17 @@ ROOT = Path(__file__).resolve().parent.parent
 def bearer(token: str) -> dict[str, str]:
     """The Authorization header that presents ``token``."""
     return {"Authorization": f"Bearer {token}"}
+
+
+def revocable_claims(**overrides: object) -> dict[str, object]:
+    """What revocation reads of a token (jti, sub, sid, iat), fresh ids unless overridden."""
+    return {
+        "jti": str(uuid.uuid4()),
+        "sub": f"u-{uuid.uuid4()}",
+        "sid": str(uuid.uuid4()),
+        "iat": int(time.time()),
+        **overrides,
+    }
 
 
 def claims_of(token: str) -> dict[str, Any]:

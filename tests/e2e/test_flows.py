@@ -1,4 +1,4 @@
-"""The user-visible flows of DESIGN.md, over HTTP, against the running stack."""
+"""The user-visible flows of the README's endpoint table, over HTTP, against the running stack."""
 
 from __future__ import annotations
 

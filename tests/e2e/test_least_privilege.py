@@ -1,4 +1,4 @@
-"""Least privilege between the services (DESIGN.md, second version): Redis and the containers.
+"""Least privilege between the services (SECURITY.md, "What each service may do in Redis"): Redis and the containers.
 
 Redis is driven with the credentials each service really holds, the REDIS_URL in its own
 environment, as that service would use them if an attacker controlled it.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.e2e.client import Client, bearer
 from tests.e2e.stacks import Stack
+from tests.support import stack_services
 
 
 def test_data_keys_and_revocations_survive_restarts(client: Client, stack: Stack) -> None:
@@ -15,7 +16,7 @@ def test_data_keys_and_revocations_survive_restarts(client: Client, stack: Stack
 
     # The services and the database restart: rows are still there and the same signing
     # key still verifies tokens issued before.
-    stack.restart(["auth_service", "users_service", "orders_service", "postgres"])
+    stack.restart([*(s.name for s in stack_services()), "postgres"])
     assert client.me(access).json()["id"] == user["id"]
     fetched = client.http.get(f"{stack.orders}/orders/{order['id']}", headers=bearer(access))
     assert fetched.status_code == 200 and fetched.json() == order

@@ -25,7 +25,7 @@ from auth_service.sessions import Rotation, Sessions
 from secure_service import RevocationCheck, RevocationUnavailable, redis_client, revocation_check
 from secure_service.rate_limits import init_rate_limiter
 from secure_service.revocation_cache import INVALIDATION_CHANNEL
-from tests.support import free_port
+from tests.support import free_port, revocable_claims
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORDS = {
@@ -72,10 +72,6 @@ def url_for(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UrlFor]:
         process.communicate(timeout=10)
 
 
-def claims() -> dict[str, object]:
-    return {"jti": str(uuid.uuid4()), "sub": f"u-{uuid.uuid4()}", "sid": str(uuid.uuid4()), "iat": int(time.time())}
-
-
 def check_for(url: str) -> RevocationCheck:
     return revocation_check(redis_client(url), cache_entries=1000)
 
@@ -88,7 +84,7 @@ def test_auth_service_does_everything_revocation_asks_of_it(url_for: UrlFor, cap
     # One client for both, as in auth_service's create_app.
     client = redis_client(url_for("auth_service"))
     check, sessions = revocation_check(client, cache_entries=1000), Sessions(client, max_token_lifetime_seconds=3600)
-    first = claims()
+    first = revocable_claims()
     second = {**first, "jti": str(uuid.uuid4())}
     with caplog.at_level(logging.WARNING, logger="secure_service.revocation_cache"):
         assert check.ping()
@@ -96,10 +92,10 @@ def test_auth_service_does_everything_revocation_asks_of_it(url_for: UrlFor, cap
         assert sessions.rotate(first, str(second["jti"]), 600) == (Rotation.ROTATED, None)
         assert sessions.rotate(first, str(uuid.uuid4()), 600)[0] is Rotation.REUSED  # publishes from Lua
         assert check.is_revoked(second)
-        other = claims()
+        other = revocable_claims()
         sessions.revoke_session(jti=str(other["jti"]), expires_at=int(time.time()) + 60, sids=[str(other["sid"])])
         assert check.is_revoked(other)
-        user = claims()
+        user = revocable_claims()
         not_before = sessions.revoke_user(str(user["sub"]))
         assert sessions.user_not_before(str(user["sub"])) == not_before
         assert check.is_revoked(user)
@@ -111,7 +107,7 @@ def test_a_resource_service_verifies_with_its_cache_and_cannot_revoke(
     url_for: UrlFor, service: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     issuer, verifier = sessions_for(url_for("auth_service")), check_for(url_for(service))
-    token = claims()
+    token = revocable_claims()
     with caplog.at_level(logging.WARNING, logger="secure_service.revocation_cache"):
         assert verifier.ping()
         assert not verifier.is_revoked(token)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import free_port
+from tests.support import free_port, stack_services
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
         ("orders_service", {"JWT_LEEWAY_SECONDS": "600"}, "JWT_LEEWAY_SECONDS must be between 5 and 30"),
         *[
             (service, {"LOG_LEVEL": "VERBOSE", "ADMIN_PASSWORD": secrets.token_urlsafe(18)}, "LOG_LEVEL must be one of")
-            for service in ("auth_service", "users_service", "orders_service")
+            for service in (s.name for s in stack_services())
         ],
     ],
 )

@@ -14,7 +14,7 @@ import redis
 from auth_service.sessions import Rotation, Sessions
 from secure_service import RevocationUnavailable, redis_client
 from secure_service.revocation import RedisRevocationCheck
-from tests.support import free_port
+from tests.support import free_port, revocable_claims
 
 
 @pytest.fixture
@@ -27,13 +27,8 @@ def check(redis_url: str) -> RedisRevocationCheck:
     return RedisRevocationCheck(redis_client(redis_url))
 
 
-def claims(**overrides: object) -> dict[str, object]:
-    now = int(time.time())
-    return {"jti": str(uuid.uuid4()), "sub": f"u-{uuid.uuid4()}", "sid": str(uuid.uuid4()), "iat": now, **overrides}
-
-
 def test_revoked_entries_expire_by_themselves(sessions: Sessions, redis_conn: redis.Redis) -> None:
-    token = claims()
+    token = revocable_claims()
     sessions.revoke_session(jti=str(token["jti"]), expires_at=int(time.time()) + 100, sids=[str(token["sid"])])
     assert 0 < redis_conn.ttl(f"revoked:jti:{token['jti']}") <= 160
     assert 0 < redis_conn.ttl(f"revoked:sid:{token['sid']}") <= 3600 + 30
@@ -42,17 +37,17 @@ def test_revoked_entries_expire_by_themselves(sessions: Sessions, redis_conn: re
 def test_logout_all_in_the_same_second_keeps_the_next_login(sessions: Sessions, check: RedisRevocationCheck) -> None:
     sub = f"u-{uuid.uuid4()}"
     now = time.time()
-    before = claims(sub=sub, iat=int(now))
+    before = revocable_claims(sub=sub, iat=int(now))
     not_before = sessions.revoke_user(sub, now=now)
     assert check.is_revoked(before)
     # A login "a moment later", still within the same second, gets an iat the check accepts.
     issued_at = sessions.issued_at_for(sub, now + 0.1)
     assert issued_at == not_before
-    assert not check.is_revoked(claims(sub=sub, iat=issued_at))
+    assert not check.is_revoked(revocable_claims(sub=sub, iat=issued_at))
 
 
 def test_a_service_token_without_sid_is_revoked_too(sessions: Sessions, check: RedisRevocationCheck) -> None:
-    token = claims()
+    token = revocable_claims()
     del token["sid"]
     assert not check.is_revoked(token)
     sessions.revoke_session(jti=str(token["jti"]), expires_at=int(time.time()) + 60, sids=[])
@@ -60,29 +55,29 @@ def test_a_service_token_without_sid_is_revoked_too(sessions: Sessions, check: R
 
 
 def test_rotation_detects_reuse_and_kills_the_family(sessions: Sessions, check: RedisRevocationCheck) -> None:
-    first = claims()
+    first = revocable_claims()
     second = {**first, "jti": str(uuid.uuid4())}
     sessions.start_family(str(first["sid"]), str(first["jti"]), 600)
     assert sessions.rotate(first, str(second["jti"]), 600) == (Rotation.ROTATED, None)
     assert sessions.rotate(first, "third", 600)[0] is Rotation.REUSED
     # The legitimate holder's current token is dead too.
     assert sessions.rotate(second, "third", 600)[0] is Rotation.REVOKED
-    assert check.is_revoked(claims(sid=first["sid"]))
+    assert check.is_revoked(revocable_claims(sid=first["sid"]))
 
 
 def test_an_unknown_family_cannot_rotate(sessions: Sessions) -> None:
-    assert sessions.rotate(claims(), "b", 600)[0] is Rotation.UNKNOWN
+    assert sessions.rotate(revocable_claims(), "b", 600)[0] is Rotation.UNKNOWN
 
 
 def test_rotation_refuses_a_token_issued_before_the_users_not_before(sessions: Sessions) -> None:
-    token = claims()
+    token = revocable_claims()
     sessions.start_family(str(token["sid"]), str(token["jti"]), 600)
     sessions.revoke_user(str(token["sub"]), now=float(token["iat"]))  # not-before: iat + 1
     assert sessions.rotate(token, "new", 600)[0] is Rotation.REVOKED
 
 
 def test_rotation_reports_the_not_before_it_saw(sessions: Sessions) -> None:
-    token = claims(iat=int(time.time()) + 5)
+    token = revocable_claims(iat=int(time.time()) + 5)
     not_before = sessions.revoke_user(str(token["sub"]))
     sessions.start_family(str(token["sid"]), str(token["jti"]), 600)
     assert sessions.rotate(token, "new", 600) == (Rotation.ROTATED, not_before)
@@ -103,7 +98,7 @@ def test_reuse_near_the_end_of_a_family_keeps_the_session_revoked_for_every_toke
 ) -> None:
     # The presented refresh token has two seconds left, but access tokens minted at the
     # last rotation live for minutes: the session revocation must outlive them all.
-    first = claims()
+    first = revocable_claims()
     second = {**first, "jti": str(uuid.uuid4())}
     sessions.start_family(str(first["sid"]), str(first["jti"]), 2)
     sessions.rotate(first, str(second["jti"]), 2)
@@ -114,7 +109,7 @@ def test_reuse_near_the_end_of_a_family_keeps_the_session_revoked_for_every_toke
 def test_every_revocation_outlives_the_longest_token_and_the_leeway(
     sessions: Sessions, redis_conn: redis.Redis
 ) -> None:
-    token = claims()
+    token = revocable_claims()
     sessions.revoke_session(jti=str(token["jti"]), expires_at=int(time.time()) + 100, sids=[str(token["sid"])])
     sessions.revoke_user(str(token["sub"]))
     assert redis_conn.ttl(f"revoked:sid:{token['sid']}") > 3600
@@ -127,7 +122,7 @@ def test_logout_all_twice_in_one_second_revokes_what_was_issued_between(
     sub = f"u-{uuid.uuid4()}"
     now = time.time()
     first = sessions.revoke_user(sub, now=now)
-    between = claims(sub=sub, iat=sessions.issued_at_for(sub, now))
+    between = revocable_claims(sub=sub, iat=sessions.issued_at_for(sub, now))
     assert not check.is_revoked(between)
     second = sessions.revoke_user(sub, now=now)
     assert second > first

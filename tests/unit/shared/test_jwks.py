@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from secure_service.jwks import KeyCache, parse_jwks
-from tests.unit.shared.conftest import KeyRing
+from tests.unit.shared.tokens import KeyRing
 
 
 class Clock:

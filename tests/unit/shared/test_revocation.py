@@ -5,7 +5,6 @@ session and user not-before (auth_service's writes: tests/unit/auth_service/test
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 import pytest
@@ -21,7 +20,7 @@ from secure_service.revocation import (
     sid_key,
 )
 from secure_service.revocation_cache import INVALIDATION_CHANNEL
-from tests.support import free_port
+from tests.support import free_port, revocable_claims
 
 
 @pytest.fixture
@@ -29,24 +28,19 @@ def check(redis_url: str) -> RedisRevocationCheck:
     return RedisRevocationCheck(redis_client(redis_url))
 
 
-def claims(**overrides: object) -> dict[str, object]:
-    now = int(time.time())
-    return {"jti": str(uuid.uuid4()), "sub": f"u-{uuid.uuid4()}", "sid": str(uuid.uuid4()), "iat": now, **overrides}
-
-
 def test_a_fresh_token_is_not_revoked(check: RedisRevocationCheck) -> None:
-    assert check.is_revoked(claims()) is False
+    assert check.is_revoked(revocable_claims()) is False
 
 
 def test_a_revoked_jti_revokes_that_token_only(check: RedisRevocationCheck, redis_conn: redis.Redis) -> None:
-    token = claims()
+    token = revocable_claims()
     redis_conn.set(jti_key(str(token["jti"])), "1", ex=60)
     assert check.is_revoked(token)
     assert not check.is_revoked({**token, "jti": str(uuid.uuid4())})
 
 
 def test_a_revoked_session_revokes_each_of_its_tokens(check: RedisRevocationCheck, redis_conn: redis.Redis) -> None:
-    token = claims()
+    token = revocable_claims()
     redis_conn.set(sid_key(str(token["sid"])), "1", ex=60)
     assert check.is_revoked(token)
     assert check.is_revoked({**token, "jti": str(uuid.uuid4())})
@@ -56,14 +50,14 @@ def test_a_revoked_session_revokes_each_of_its_tokens(check: RedisRevocationChec
 def test_a_users_not_before_revokes_tokens_issued_before_it(
     check: RedisRevocationCheck, redis_conn: redis.Redis
 ) -> None:
-    token = claims()
+    token = revocable_claims()
     redis_conn.set(not_before_key(str(token["sub"])), str(int(token["iat"]) + 1), ex=60)
     assert check.is_revoked(token)
     assert not check.is_revoked({**token, "iat": int(token["iat"]) + 1})
 
 
 def test_a_service_token_without_sid_is_checked_too(check: RedisRevocationCheck, redis_conn: redis.Redis) -> None:
-    token = claims()
+    token = revocable_claims()
     del token["sid"]
     assert not check.is_revoked(token)
     redis_conn.set(jti_key(str(token["jti"])), "1", ex=60)
@@ -73,7 +67,7 @@ def test_a_service_token_without_sid_is_checked_too(check: RedisRevocationCheck,
 def test_an_unreachable_redis_raises_revocation_unavailable() -> None:
     check = RedisRevocationCheck(redis_client(f"redis://127.0.0.1:{free_port()}/0"))
     with pytest.raises(RevocationUnavailable):
-        check.is_revoked(claims())
+        check.is_revoked(revocable_claims())
     assert check.ping() is False
 
 
@@ -83,7 +77,7 @@ def test_a_verifier_caches_unless_told_not_to(redis_url: str) -> None:
     cached = revocation_check(client, cache_entries=10)
     assert isinstance(cached, CachedRevocationCheck)
     assert cached.ping() is True
-    assert cached.is_revoked(claims()) is False
+    assert cached.is_revoked(revocable_claims()) is False
 
 
 def test_an_invalidation_names_the_keys_on_the_channel_with_the_write(redis_conn: redis.Redis) -> None:

@@ -14,7 +14,7 @@ from secure_service import redis_client
 from secure_service import revocation_cache as cache_module
 from secure_service.revocation import CachedRevocationCheck, RedisRevocationCheck
 from secure_service.revocation_cache import MAX_STALENESS_SECONDS, RevocationCache, subscription_connection
-from tests.support import free_port
+from tests.support import free_port, revocable_claims
 
 
 class ManualClock:
@@ -44,16 +44,6 @@ def auth_store(redis_url: str) -> Sessions:
     return Sessions(redis_client(redis_url), max_token_lifetime_seconds=3600)
 
 
-def claims(**overrides: object) -> dict[str, object]:
-    return {
-        "jti": str(uuid.uuid4()),
-        "sub": f"u-{uuid.uuid4()}",
-        "sid": str(uuid.uuid4()),
-        "iat": int(time.time()),
-        **overrides,
-    }
-
-
 def mget_calls(redis_conn: redis.Redis) -> int:
     return int(redis_conn.info("commandstats").get("cmdstat_mget", {}).get("calls", 0))
 
@@ -74,7 +64,7 @@ def warmed(store: CachedRevocationCheck, token: dict[str, object]) -> None:
 def test_a_repeated_check_is_answered_from_memory(
     verifier_store: CachedRevocationCheck, redis_conn: redis.Redis
 ) -> None:
-    token = claims()
+    token = revocable_claims()
     warmed(verifier_store, token)
     before = mget_calls(redis_conn)
     for _ in range(20):
@@ -83,7 +73,7 @@ def test_a_repeated_check_is_answered_from_memory(
 
 
 def test_logout_is_seen_by_the_very_next_check(verifier_store: CachedRevocationCheck, auth_store: Sessions) -> None:
-    token = claims()
+    token = revocable_claims()
     warmed(verifier_store, token)
     auth_store.revoke_session(jti=str(token["jti"]), expires_at=int(time.time()) + 60, sids=[])
     assert verifier_store.is_revoked(token) is True
@@ -92,22 +82,22 @@ def test_logout_is_seen_by_the_very_next_check(verifier_store: CachedRevocationC
 def test_a_revoked_session_is_seen_by_the_very_next_check(
     verifier_store: CachedRevocationCheck, auth_store: Sessions
 ) -> None:
-    token = claims()
+    token = revocable_claims()
     warmed(verifier_store, token)
     auth_store.revoke_session(jti=str(uuid.uuid4()), expires_at=int(time.time()) + 60, sids=[str(token["sid"])])
     assert verifier_store.is_revoked(token) is True
 
 
 def test_logout_all_is_seen_by_the_very_next_check(verifier_store: CachedRevocationCheck, auth_store: Sessions) -> None:
-    token = claims(iat=int(time.time()) - 5)
+    token = revocable_claims(iat=int(time.time()) - 5)
     warmed(verifier_store, token)
     auth_store.revoke_user(str(token["sub"]))
     assert verifier_store.is_revoked(token) is True
 
 
 def test_refresh_reuse_revokes_the_session_at_once(verifier_store: CachedRevocationCheck, auth_store: Sessions) -> None:
-    access = claims()
-    refresh = {**claims(sub=access["sub"], sid=access["sid"])}
+    access = revocable_claims()
+    refresh = {**revocable_claims(sub=access["sub"], sid=access["sid"])}
     auth_store.start_family(str(refresh["sid"]), str(refresh["jti"]), 600)
     warmed(verifier_store, access)
     auth_store.rotate(refresh, str(uuid.uuid4()), 600)
@@ -119,7 +109,7 @@ def test_refresh_reuse_revokes_the_session_at_once(verifier_store: CachedRevocat
 def test_a_lost_subscription_falls_back_to_redis(
     verifier_store: CachedRevocationCheck, auth_store: Sessions, redis_conn: redis.Redis
 ) -> None:
-    token = claims()
+    token = revocable_claims()
     warmed(verifier_store, token)
     redis_conn.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
     # Published while nobody listens: only Redis itself knows now.

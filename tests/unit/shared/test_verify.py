@@ -1,4 +1,4 @@
-"""The verifier enforces every rule of DESIGN.md "Verification" (one test family per rule)."""
+"""The verifier enforces every rule of the README's "What a request must pass" (one test family per rule)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from auth_service.sessions import Sessions
 from secure_service import InvalidToken, redis_client, verifier_state
 from secure_service.settings import MAX_ACCESS_TOKEN_TTL_SECONDS, MAX_REFRESH_TOKEN_TTL_SECONDS
 from tests.support import free_port
-from tests.unit.shared.conftest import DROP, SERVICE, KeyRing, Minter, make_resource_app, standard_claims
+from tests.unit.shared.tokens import DROP, SERVICE, KeyRing, Minter, make_resource_app, standard_claims
 
 
 def get(client: FlaskClient, token: str | None = None, header: str | None = None, path: str = "/protected") -> Any:

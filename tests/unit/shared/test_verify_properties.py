@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from secure_service import AuthError, authenticate
-from tests.unit.shared.conftest import KeyRing
+from tests.unit.shared.tokens import KeyRing
 
 HEADER_TEXT = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=255), max_size=300)
 JSON_VALUES = st.recursive(
