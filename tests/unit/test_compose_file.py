@@ -164,3 +164,18 @@ def test_compose_restates_no_default_of_the_code(config: dict[str, Any]) -> None
         if name in declared and declared[name].default is not None and value == declared[name].default
     }
     assert restated == set()
+
+
+def test_every_service_listens_where_the_one_list_says(config: dict[str, Any]) -> None:
+    # deploy/services.toml is not in the images, so the ports restated beside each service
+    # (its gunicorn.conf.py, compose's container port, the peers' default URLs) are
+    # checked against it here.
+    declared = load_every_service_setting()
+    for service in stack_services():
+        gunicorn_conf = (ROOT / service.name / "gunicorn.conf.py").read_text()
+        assert f"os.environ.get('PORT', '{service.port}')" in gunicorn_conf, service.name
+        assert [p["target"] for p in config["services"][service.name]["ports"]] == [service.port]
+        assert config["services"][service.name]["build"]["dockerfile"] == f"{service.name}/Dockerfile"
+    port = {service.name: service.port for service in stack_services()}
+    assert declared["JWKS_URL"].default == f"http://127.0.0.1:{port['auth_service']}/.well-known/jwks.json"
+    assert declared["USERS_SERVICE_URL"].default == f"http://127.0.0.1:{port['users_service']}"

@@ -15,12 +15,8 @@ from auth_service import create_app
 from auth_service.state import auth_state
 from secure_service import SettingsError
 from secure_service.settings import MAX_REFRESH_TOKEN_TTL_SECONDS
-from tests.support import bearer, free_port
+from tests.support import bearer, claims_of, free_port
 from tests.unit.services import DEFAULT_PASSWORD, Actions, Services
-
-
-def claims_of(token: str) -> dict[str, Any]:
-    return jwt.decode(token, options={"verify_signature": False})
 
 
 def header_of(token: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from secure_service import (
     require_token,
     verifier_state,
 )
-from tests.support import free_port
+from tests.support import bearer, free_port
 
 ISSUER = "https://issuer.test"  # what the `mint` fixture signs as
 SERVICE = "users_service"  # and for
@@ -56,10 +56,6 @@ def add_protected_view(app: Flask) -> None:
     @require_token(scopes=["users:read"])
     def protected() -> dict[str, Any]:
         return {"sub": current_claims()["sub"]}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 # --- the extension's shape ----------------------------------------------------------------
