@@ -112,21 +112,27 @@ def redis_server(directory: Path, *, appendonly: bool = False) -> Iterator[tuple
         stdout=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        wait_for_redis(port, b"+PONG", process)
         yield f"redis://127.0.0.1:{port}/0", process
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def wait_for_redis(port: int, reply: bytes, process: subprocess.Popen[Any], timeout_seconds: float = 10) -> None:
+    """Wait until the Redis on ``port`` answers a PING with ``reply`` (+PONG, or -NOAUTH when it wants a login)."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        assert process.poll() is None, f"redis-server exited with code {process.returncode}"
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(64).startswith(reply):
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def load_every_service_setting() -> dict[str, Declared]:

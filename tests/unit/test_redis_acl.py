@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import socket
 import subprocess
 import time
 import uuid
@@ -25,7 +24,7 @@ from auth_service.sessions import Rotation, Sessions
 from secure_service import RevocationCheck, RevocationUnavailable, redis_client, revocation_check
 from secure_service.rate_limits import init_rate_limiter
 from secure_service.revocation_cache import INVALIDATION_CHANNEL
-from tests.support import free_port, revocable_claims
+from tests.support import free_port, revocable_claims, wait_for_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORDS = {
@@ -55,17 +54,7 @@ def url_for(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UrlFor]:
     port = free_port()
     process = start({PASSWORDS[user]: value for user, value in passwords.items()}, tmp_path_factory.mktemp("acl"), port)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(64).startswith(b"-NOAUTH"):
-                        break
-            except OSError:
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
+        wait_for_redis(port, b"-NOAUTH", process)
         yield lambda user: f"redis://{user}:{passwords[user]}@127.0.0.1:{port}/0"
     finally:
         process.terminate()
