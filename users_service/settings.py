@@ -33,8 +33,9 @@ class UsersSettings:
         source = Source(config)
         admin_password = source.secret("ADMIN_PASSWORD", MIN_ADMIN_PASSWORD_LENGTH, min_bits=48)
         assert admin_password is not None
+        verifier = VerifierSettings.load(source, SERVICE_NAME)
         return cls(
-            verifier=VerifierSettings.load(source, SERVICE_NAME),
+            verifier=verifier,
             database_url=source.string("DATABASE_URL", default_sqlite_url(SERVICE_NAME)),
             admin_username=source.string("ADMIN_USERNAME", "admin"),
             admin_password=admin_password,
@@ -42,6 +43,6 @@ class UsersSettings:
             # Sign-ups hashing at once, across all workers; the others get 503 at once, so
             # a burst leaves workers free for the credential check behind every login.
             signup_hash_concurrency=source.integer("SIGNUP_HASH_CONCURRENCY", 1, 1, 64),
-            log_level=source.string("LOG_LEVEL", "INFO").upper(),
+            log_level=verifier.log_level,
             proxy_hops=trusted_proxy_hops(source),
         )
