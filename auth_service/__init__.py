@@ -11,7 +11,7 @@ from secure_service import Verifier, create_service_app, health_blueprint, redis
 from secure_service.jwks import SourceVersion
 from secure_service.scopes import CREDENTIALS_SCOPE
 
-from . import discovery, routes
+from . import discovery, oauth, routes
 from .cli import keys_command
 from .keystore import KeyStore, SharedSecret, SigningKeys
 from .login_limits import init_login_limits
@@ -28,6 +28,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     app = create_service_app(
         __name__, SERVICE_NAME, title="auth_service", log_level=settings.log_level, proxy_hops=settings.proxy_hops
     )
+
+    # The OAuth endpoints' confidential clients may authenticate with HTTP Basic (oauth.py).
+    app.security_schemes["ClientSecretBasic"] = {"type": "http", "scheme": "basic"}
 
     keys: SigningKeys
     jwks_version: SourceVersion | None = None
@@ -53,7 +56,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
         app, settings.verifier, jwks_fetcher=public_jwks, jwks_version=jwks_version, revocation=revocation
     )
 
-    sessions = Sessions(redis, max_token_lifetime_seconds=settings.refresh_token_ttl)
+    sessions = Sessions(
+        redis,
+        max_token_lifetime_seconds=settings.refresh_token_ttl,
+        refresh_reuse_grace_seconds=settings.refresh_reuse_grace_seconds,
+    )
     issuer = TokenIssuer(settings, sessions, keys)
     app.extensions[EXTENSION_KEY] = AuthService(
         settings=settings,
@@ -69,6 +76,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     )
     app.cli.add_command(keys_command)
     app.register_blueprint(routes.bp)
+    app.register_blueprint(oauth.bp)
     init_login_limits(app, settings, "auth.login")
     app.register_blueprint(discovery.bp)
     # The signing keys are loaded above or the app never starts; readiness is Redis. Not

@@ -6,6 +6,8 @@ from typing import Any
 
 from apiflask import APIBlueprint
 
+from .client_auth import CONFIDENTIAL_METHODS, PUBLIC_METHOD
+from .oauth import GRANT_TYPES
 from .settings import USER_SCOPES
 from .state import auth_state
 
@@ -20,13 +22,12 @@ def jwks() -> tuple[dict[str, Any], int, dict[str, str]]:
     return document, 200, {"Cache-Control": "public, max-age=300"}
 
 
-@bp.get("/openid-configuration")
-def openid_configuration() -> dict[str, Any]:
-    """Issuer metadata (RFC 8414 fields): where the keys and the token endpoint are.
+def _metadata() -> dict[str, Any]:
+    """Authorization-server metadata (RFC 8414 §2): exactly the endpoints and methods that work.
 
-    Only what works is listed: the token endpoint grants client credentials (refresh has
-    its own endpoint), authenticated by client_secret_post. There is no authorization
-    endpoint and no ID token, so no response types and no ID-token algorithms.
+    There is no authorization endpoint (users log in at /auth/login) and no ID token, so
+    no response types, no PKCE methods and no ID-token algorithms are listed; the refresh
+    grant has its own endpoint (/auth/refresh), not the token endpoint.
     """
     settings = auth_state().settings
     issuer = settings.verifier.issuer.rstrip("/")
@@ -34,7 +35,23 @@ def openid_configuration() -> dict[str, Any]:
         "issuer": settings.verifier.issuer,
         "jwks_uri": f"{issuer}/.well-known/jwks.json",
         "token_endpoint": f"{issuer}/auth/token",
-        "grant_types_supported": ["client_credentials"],
-        "token_endpoint_auth_methods_supported": ["client_secret_post"],
+        "token_endpoint_auth_methods_supported": list(CONFIDENTIAL_METHODS),
+        "grant_types_supported": list(GRANT_TYPES),
+        "revocation_endpoint": f"{issuer}/oauth/revoke",
+        "revocation_endpoint_auth_methods_supported": [*CONFIDENTIAL_METHODS, PUBLIC_METHOD],
+        "introspection_endpoint": f"{issuer}/oauth/introspect",
+        "introspection_endpoint_auth_methods_supported": list(CONFIDENTIAL_METHODS),
         "scopes_supported": list(USER_SCOPES),
     }
+
+
+@bp.get("/oauth-authorization-server")
+def oauth_authorization_server() -> dict[str, Any]:
+    """Authorization-server metadata (RFC 8414): where the keys and the OAuth endpoints are."""
+    return _metadata()
+
+
+@bp.get("/openid-configuration")
+def openid_configuration() -> dict[str, Any]:
+    """The same metadata at the OpenID discovery address, for clients that look only there."""
+    return _metadata()

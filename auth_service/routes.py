@@ -1,10 +1,10 @@
-"""auth_service endpoints: login, refresh, logout, revocation and service tokens."""
+"""auth_service endpoints: login, refresh, logout and revocation (the OAuth endpoints are oauth.py's)."""
 
 from __future__ import annotations
 
-import hmac
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from apiflask import APIBlueprint
@@ -13,6 +13,7 @@ from flask.wrappers import Response
 from secure_service import (
     InvalidRequest,
     InvalidToken,
+    NotFound,
     ServiceError,
     TokenRevoked,
     audit,
@@ -21,12 +22,13 @@ from secure_service import (
     require_token,
     verifier_state,
 )
+from secure_service.database import utc_isoformat
 
 from . import metrics, schemas
-from .errors import InvalidClient, InvalidCredentials, InvalidScope
+from .errors import InvalidCredentials
 from .login_limits import username_digest
-from .sessions import Rotation
-from .settings import SERVICE_NAME, ServiceClient
+from .sessions import Rotation, SessionRecord
+from .settings import SERVICE_NAME
 from .state import auth_state
 
 bp = APIBlueprint("auth", __name__, url_prefix="/auth", tag="Auth")
@@ -68,20 +70,23 @@ def refresh() -> dict[str, Any]:
     if user is None or not user.active:
         auth_state().sessions.revoke_session(jti=claims["jti"], expires_at=claims["exp"], sids=[sid])
         raise InvalidToken("The user of this session no longer exists or is disabled.")
-    new_jti = str(uuid.uuid4())
-    outcome, not_before = auth_state().sessions.rotate(claims, new_jti, claims["exp"] - int(time.time()))
+    outcome, successor = auth_state().sessions.rotate(
+        claims, str(uuid.uuid4()), claims["exp"] - int(time.time()), access_jti=str(uuid.uuid4())
+    )
     if outcome is Rotation.REUSED:
         # RFC 9700 §4.14.2: a rotated refresh token came back, so one of its holders is
         # an attacker; the whole family has just been revoked.
         metrics.REFRESH_REUSE.labels(SERVICE_NAME).inc()
         audit("refresh_reuse_detected", sub=sub, jti=claims["jti"], sid=sid)
         raise TokenRevoked("This refresh token was already used; the session has been revoked.")
-    if outcome is not Rotation.ROTATED:
+    if successor is None:
         raise TokenRevoked("This session has ended.")
-    pair = auth_state().issuer.rotated_pair(
-        user, sid=sid, new_refresh_jti=new_jti, family_expires_at=claims["exp"], not_before=not_before
-    )
-    audit("token_refreshed", sub=sub, sid=sid)
+    # A retry within REFRESH_REUSE_GRACE_SECONDS gets the pair the first answer carried.
+    pair = auth_state().issuer.rotated_pair(user, sid=sid, successor=successor, family_expires_at=claims["exp"])
+    if outcome is Rotation.RETRIED:
+        audit("refresh_retried", sub=sub, jti=claims["jti"], sid=sid)
+    else:
+        audit("token_refreshed", sub=sub, sid=sid)
     return pair.as_response()
 
 
@@ -122,6 +127,41 @@ def logout_all() -> tuple[str, int]:
     return "", 204
 
 
+@bp.get("/sessions")
+@require_token()
+@bp.output(schemas.SessionListOut)
+def list_sessions() -> dict[str, Any]:
+    """The caller's live sessions, newest first; ``current`` marks the one of this token."""
+    claims = current_claims()
+    records = auth_state().sessions.list_sessions(claims["sub"])
+    return {"sessions": [_session_view(record, current=record.sid == claims.get("sid")) for record in records]}
+
+
+def _session_view(record: SessionRecord, *, current: bool) -> dict[str, Any]:
+    return {
+        "sid": record.sid,
+        "created_at": utc_isoformat(datetime.fromtimestamp(record.created_at, UTC)),
+        "last_used_at": utc_isoformat(datetime.fromtimestamp(record.last_used_at, UTC)),
+        "client_id": record.client_id,
+        "current": current,
+    }
+
+
+@bp.delete("/sessions/<string(maxlength=64):sid>")
+@require_token()
+@bp.output({}, status_code=204)
+@bp.doc(responses={404: "Not a live session of the caller"})
+def end_session(sid: str) -> tuple[str, int]:
+    """End one of the caller's sessions: its tokens stop working everywhere at once."""
+    claims = current_claims()
+    # One answer for another user's session, an ended one and one that never was.
+    if not auth_state().sessions.end_session(claims["sub"], sid):
+        raise NotFound("No such session.")
+    current = sid == claims.get("sid")
+    audit("session_ended", sub=claims["sub"], sid=sid, current=current)
+    return "", 204
+
+
 @bp.post("/revoke")
 @require_token(roles=["admin"])
 @bp.input(schemas.RevokeIn, arg_name="body")
@@ -131,34 +171,3 @@ def revoke_user(body: dict[str, Any]) -> tuple[str, int]:
     auth_state().sessions.revoke_user(body["user_id"])
     audit("admin_revoke", sub=current_claims()["sub"], target_sub=body["user_id"])
     return "", 204
-
-
-@bp.post("/token")
-@bp.input(schemas.ClientCredentialsIn, location="json_or_form", arg_name="body")
-@bp.output(schemas.ServiceTokenOut)
-@bp.doc(responses={400: "Scope not allowed", 401: "Client authentication failed"})
-def client_credentials(body: dict[str, Any]) -> dict[str, Any]:
-    """Client-credentials grant: a service token for service-to-service calls."""
-    client = _authenticate_client(body["client_id"], body["client_secret"])
-    requested = frozenset(body.get("scope", "").split()) or client.scopes
-    if not requested <= client.scopes:
-        raise InvalidScope()
-    token = auth_state().issuer.service_token(client.client_id, requested)
-    audit("service_token_issued", sub=client.client_id)
-    return {
-        "access_token": token,
-        "token_type": "Bearer",
-        "expires_in": auth_state().settings.access_token_ttl,
-        "scope": " ".join(sorted(requested)),
-    }
-
-
-def _authenticate_client(client_id: str, secret: str) -> ServiceClient:
-    client = auth_state().settings.clients.get(client_id)
-    expected = client.secret if client else "x" * 32
-    # Constant-time comparison, also for an unknown client, so timing reveals nothing.
-    matches = hmac.compare_digest(expected.encode(), secret.encode())
-    if client is None or not matches:
-        audit("client_auth_failed", client_id=client_id)
-        raise InvalidClient()
-    return client

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import Dict, Integer, List, String
+from apiflask.fields import Boolean, Dict, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Regexp
+from marshmallow import EXCLUDE
 
 from secure_service.schemas import StrictSchema
 
@@ -22,6 +23,18 @@ class TokenPairOut(Schema):
     scope = String()
 
 
+class SessionOut(Schema):
+    sid = String()
+    created_at = String(metadata={"description": "ISO 8601, UTC"})
+    last_used_at = String(metadata={"description": "ISO 8601, UTC: the last refresh, else the login"})
+    client_id = String()
+    current = Boolean(metadata={"description": "The session of the token that asked"})
+
+
+class SessionListOut(Schema):
+    sessions = List(Nested(SessionOut))
+
+
 class LogoutIn(StrictSchema):
     refresh_token = String(validate=Length(1, 8192))
 
@@ -33,18 +46,70 @@ class RevokeIn(StrictSchema):
     user_id = String(required=True, validate=Regexp(USER_ID_PATTERN, error="Not a user id."))
 
 
-class ClientCredentialsIn(StrictSchema):
-    grant_type = String(validate=OneOf(["client_credentials"]))
-    client_id = String(required=True, validate=Length(1, 64))
-    client_secret = String(required=True, validate=Length(1, 256))
+class OAuthForm(Schema):
+    """A form of the OAuth endpoints: unknown parameters are ignored, as RFC 6749 §3.2 requires.
+
+    (Every other body here refuses them; an OAuth client library may send extras the
+    standard lets it send.) The client's own credentials are part of every form.
+    """
+
+    class Meta:
+        unknown = EXCLUDE
+
+    client_id = String(validate=Length(1, 64))
+    client_secret = String(validate=Length(1, 256))
+
+
+class TokenRequestIn(OAuthForm):
+    grant_type = String(
+        required=True,
+        validate=OneOf(["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"]),
+    )
     scope = String(validate=Length(0, 512))
+    # Token exchange (RFC 8693 §2.1).
+    subject_token = String(validate=Length(1, 8192))
+    subject_token_type = String(validate=Length(1, 128))
+    audience = String(validate=Length(1, 128))
+    requested_token_type = String(validate=Length(1, 128))
+    # Named so that they are refused, not silently ignored: a request that asks for them
+    # asks for something this server does not do (narrowing by resource, a second actor).
+    resource = String(validate=Length(0, 2048))
+    actor_token = String(validate=Length(0, 8192))
+    actor_token_type = String(validate=Length(0, 128))
 
 
-class ServiceTokenOut(Schema):
+class TokenOut(Schema):
     access_token = String()
     token_type = String()
     expires_in = Integer()
     scope = String()
+    issued_token_type = String(metadata={"description": "Token exchange only (RFC 8693 §2.2.1)."})
+
+
+class TokenIn(OAuthForm):
+    """What revocation (RFC 7009) and introspection (RFC 7662) take."""
+
+    token = String(required=True, validate=Length(1, 8192))
+    token_type_hint = String(validate=Length(1, 64))
+
+
+class IntrospectionOut(Schema):
+    """RFC 7662 §2.2: only ``active`` when the token is not active."""
+
+    active = Boolean(required=True)
+    token_type = String()
+    scope = String()
+    client_id = String()
+    sub = String()
+    aud = List(String())
+    iss = String()
+    exp = Integer()
+    iat = Integer()
+    nbf = Integer()
+    jti = String()
+    sid = String()
+    roles = List(String())
+    act = Dict()
 
 
 class JwksOut(Schema):

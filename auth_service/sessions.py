@@ -5,8 +5,19 @@ write here publishes the keys it changed on the invalidation channel in the same
 transaction or script, so that no verifier's RevocationCache keeps an old answer. The
 refresh-token families are auth_service's alone, rotated atomically by a Lua script.
 
-Keys besides the revocation keys (they expire with the session):
+Keys besides the revocation keys (each expires with its session, at the family's absolute
+expiry, or sooner):
   refresh:current:<sid>      the jti of the one refresh token of a session still usable
+  refresh:previous:<sid>     with REFRESH_REUSE_GRACE_SECONDS only, for that long after a
+                             rotation: the rotated jti and the ids and iat of its successor
+                             pair (JSON), so that a retry gets the same pair again
+  session:<sid>              hash: sub, client_id, created_at, last_used_at (epoch seconds)
+                             and iat, the current refresh token's (to apply a not-before)
+  sessions:<sub>             sorted set: the user's sids, scored by their family's expiry
+
+Only ids and times are kept, never a token. A session is live while its family exists, its
+sid is not revoked and its iat is not before the user's not-before; the index may hold
+dead members, which listing drops. Only a refresh writes to a live session (last_used_at).
 """
 
 from __future__ import annotations
@@ -14,7 +25,9 @@ from __future__ import annotations
 import enum
 import math
 import time
-from collections.abc import Iterable, Mapping
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -24,26 +37,45 @@ from secure_service.revocation import jti_key, not_before_key, publish_invalidat
 from secure_service.revocation_cache import INVALIDATION_CHANNEL
 from secure_service.settings import MAX_LEEWAY_SECONDS
 
-# KEYS: family, revoked session, user not-before. ARGV: presented jti, new jti, family ttl,
-# presented iat, invalidation channel, revocation retention. Checking the user's not-before
-# here, atomically with the swap, means a logout-all that lands while a refresh is in flight
-# always wins. On reuse the session revocation is kept for the full retention, not for the
-# presented token's remaining life: access tokens minted at the last rotation may outlive
-# that, and must stay refused.
+# KEYS: family, revoked session, user not-before, session record, previous rotation.
+# ARGV: presented jti, new refresh jti, family ttl, presented iat, invalidation channel,
+# revocation retention, now (epoch seconds), grace seconds, new access jti.
+# Checking the user's not-before here, atomically with the swap, means a logout-all that
+# lands while a refresh is in flight always wins; the new pair's iat is decided here too,
+# from the not-before read in the same step. On reuse the session revocation is kept for
+# the full retention, not for the presented token's remaining life: access tokens minted
+# at the last rotation may outlive that, and must stay refused. With a grace, the presented
+# token that was just rotated, presented again while its successor is still the current
+# one, gets that same successor (ids and iat) back: one branch, not a second one.
 _ROTATE_SCRIPT = """
-if redis.call('EXISTS', KEYS[2]) == 1 then return {'revoked', ''} end
-local not_before = redis.call('GET', KEYS[3]) or ''
-if not_before ~= '' and tonumber(ARGV[4]) < tonumber(not_before) then return {'revoked', ''} end
+if redis.call('EXISTS', KEYS[2]) == 1 then return {'revoked'} end
+local not_before = tonumber(redis.call('GET', KEYS[3]) or '0')
+if tonumber(ARGV[4]) < not_before then return {'revoked'} end
 local current = redis.call('GET', KEYS[1])
-if not current then return {'unknown', ''} end
+if not current then return {'unknown'} end
+local has_record = redis.call('EXISTS', KEYS[4]) == 1
 if current ~= ARGV[1] then
+  local previous = redis.call('GET', KEYS[5])
+  if previous then
+    previous = cjson.decode(previous)
+    if previous.rotated == ARGV[1] and previous.refresh_jti == current then
+      if has_record then redis.call('HSET', KEYS[4], 'last_used_at', ARGV[7]) end
+      return {'retried', previous.refresh_jti, previous.access_jti, tostring(previous.iat)}
+    end
+  end
   redis.call('SET', KEYS[2], '1', 'EX', ARGV[6])
   redis.call('PUBLISH', ARGV[5], cjson.encode({KEYS[2]}))
-  redis.call('DEL', KEYS[1])
-  return {'reused', ''}
+  redis.call('DEL', KEYS[1], KEYS[4], KEYS[5])
+  return {'reused'}
 end
+local iat = math.max(math.floor(tonumber(ARGV[7])), not_before)
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-return {'rotated', not_before}
+if has_record then redis.call('HSET', KEYS[4], 'last_used_at', ARGV[7], 'iat', iat) end
+if tonumber(ARGV[8]) > 0 then
+  local successor = {rotated = ARGV[1], refresh_jti = ARGV[2], access_jti = ARGV[9], iat = iat}
+  redis.call('SET', KEYS[5], cjson.encode(successor), 'EX', ARGV[8])
+end
+return {'rotated', ARGV[2], ARGV[9], tostring(iat)}
 """
 
 # KEYS: user not-before. ARGV: the next whole second, retention, invalidation channel.
@@ -62,6 +94,7 @@ class Rotation(enum.Enum):
     """Outcome of presenting a refresh token."""
 
     ROTATED = "rotated"  # it was the current one; the new one replaces it
+    RETRIED = "retried"  # it was just rotated, within the grace: its successor again
     REUSED = "reused"  # it had already been rotated: the family is now revoked
     REVOKED = "revoked"  # the session was already revoked
     UNKNOWN = "unknown"  # no such family (expired or logged out)
@@ -72,18 +105,53 @@ def issued_at(now: float, not_before: int | None) -> int:
     return max(math.floor(now), not_before or 0)
 
 
+@dataclass(frozen=True)
+class Successor:
+    """What the pair a rotation mints is made of: its two token ids and its ``iat``."""
+
+    refresh_jti: str
+    access_jti: str
+    issued_at: int
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A live session as its user may see it; times in epoch seconds."""
+
+    sid: str
+    client_id: str
+    created_at: float
+    last_used_at: float
+
+
 def _family_key(sid: str) -> str:
     return f"refresh:current:{sid}"
+
+
+def _previous_key(sid: str) -> str:
+    return f"refresh:previous:{sid}"
+
+
+def _record_key(sid: str) -> str:
+    return f"session:{sid}"
+
+
+def _index_key(sub: str) -> str:
+    return f"sessions:{sub}"
+
+
+_RECORD_FIELDS = ("sub", "client_id", "created_at", "last_used_at", "iat")
 
 
 class Sessions:
     """Start, rotate and revoke sessions; every Redis failure becomes RevocationUnavailable."""
 
-    def __init__(self, client: redis.Redis, *, max_token_lifetime_seconds: int):
+    def __init__(self, client: redis.Redis, *, max_token_lifetime_seconds: int, refresh_reuse_grace_seconds: int = 0):
         self._redis = client
         # How long a session or user revocation must be remembered: the longest any token
         # (a refresh token) can live, plus the leeway a verifier grants past its exp.
         self._retention = max_token_lifetime_seconds + MAX_LEEWAY_SECONDS
+        self._grace = refresh_reuse_grace_seconds
         self._rotate = client.register_script(_ROTATE_SCRIPT)
         self._revoke_user = client.register_script(_REVOKE_USER_SCRIPT)
 
@@ -94,13 +162,89 @@ class Sessions:
         try:
             with self._redis.pipeline(transaction=True) as pipe:
                 pipe.set(jti_key(jti), "1", ex=jti_ttl)
-                for sid in sids:
-                    pipe.set(sid_key(sid), "1", ex=self._retention)
-                    pipe.delete(_family_key(sid))
+                self._queue_session_revocation(pipe, sids)
                 publish_invalidation(pipe, [jti_key(jti), *map(sid_key, sids)])
                 pipe.execute()
         except redis.RedisError as e:
             raise RevocationUnavailable() from e
+
+    def _queue_session_revocation(self, pipe: Any, sids: Sequence[str]) -> None:
+        """Queue what revokes each session in ``sids``; the caller publishes their sid keys."""
+        for sid in sids:
+            pipe.set(sid_key(sid), "1", ex=self._retention)
+            # Its record goes too; the user's index drops the sid when next listed.
+            pipe.delete(_family_key(sid), _previous_key(sid), _record_key(sid))
+
+    def end_session(self, sub: str, sid: str) -> bool:
+        """Revoke ``sid`` as :meth:`revoke_session` does, if it is a live session of ``sub``.
+
+        False, and nothing written, for a session that is another user's, ended or unknown.
+        """
+        if not self._live(sub, [sid])[0]:
+            return False
+        try:
+            with self._redis.pipeline(transaction=True) as pipe:
+                self._queue_session_revocation(pipe, [sid])
+                pipe.zrem(_index_key(sub), sid)
+                publish_invalidation(pipe, [sid_key(sid)])
+                pipe.execute()
+        except redis.RedisError as e:
+            raise RevocationUnavailable() from e
+        return True
+
+    def list_sessions(self, sub: str) -> list[SessionRecord]:
+        """The live sessions of ``sub``, newest first; dead members leave the user's index."""
+        index = _index_key(sub)
+        try:
+            with self._redis.pipeline(transaction=False) as pipe:
+                pipe.zremrangebyscore(index, "-inf", time.time())
+                pipe.zrange(index, 0, -1)
+                _, sids = pipe.execute()
+        except redis.RedisError as e:
+            raise RevocationUnavailable() from e
+        live, dead = self._live(sub, sids)
+        if dead:
+            # Only the index entry: a dead session's record was deleted with its family, or
+            # (after a logout-all) expires with it.
+            try:
+                self._redis.zrem(index, *dead)
+            except redis.RedisError as e:
+                raise RevocationUnavailable() from e
+        return sorted(live, key=lambda record: record.created_at, reverse=True)
+
+    def _live(self, sub: str, sids: Sequence[str]) -> tuple[list[SessionRecord], list[str]]:
+        """Which of ``sids`` are live sessions of ``sub``, and which are dead.
+
+        A session, once dead, never lives again (a revocation stays, a family never comes
+        back, a not-before only moves forward), so what is read here may be acted on.
+        """
+        if not sids:
+            return [], []
+        try:
+            # One snapshot: a rotation cannot land between the reads.
+            with self._redis.pipeline(transaction=True) as pipe:
+                pipe.get(not_before_key(sub))
+                pipe.mget([*map(_family_key, sids), *map(sid_key, sids)])
+                for sid in sids:
+                    pipe.hmget(_record_key(sid), _RECORD_FIELDS)
+                not_before, states, *records = pipe.execute()
+        except redis.RedisError as e:
+            raise RevocationUnavailable() from e
+        live: list[SessionRecord] = []
+        dead: list[str] = []
+        for sid, family, revoked, record in zip(sids, states[: len(sids)], states[len(sids) :], records, strict=True):
+            owner, client_id, created_at, last_used_at, iat = record
+            if (
+                family is None
+                or revoked is not None
+                or owner != sub
+                or iat is None
+                or (not_before is not None and int(iat) < int(not_before))
+            ):
+                dead.append(sid)
+            else:
+                live.append(SessionRecord(sid, client_id, float(created_at), float(last_used_at)))
+        return live, dead
 
     def revoke_user(self, sub: str, now: float | None = None) -> int:
         """Revoke every token of ``sub`` issued before now; returns the new not-before.
@@ -131,22 +275,60 @@ class Sessions:
         """The ``iat`` for a new token of ``sub``: now, but never before its not-before."""
         return issued_at(now, self.user_not_before(sub))
 
-    def start_family(self, sid: str, refresh_jti: str, ttl_seconds: int) -> None:
-        """Record the first refresh token of a new session."""
+    def start_session(self, refresh_claims: Mapping[str, Any], ttl_seconds: int, *, now: float | None = None) -> None:
+        """Record a new session from its first refresh token's claims: its family and its record."""
+        now = time.time() if now is None else now
+        sid, sub, ttl = refresh_claims["sid"], refresh_claims["sub"], max(1, ttl_seconds)
+        record: dict[str, str | int] = {
+            "sub": sub,
+            "client_id": refresh_claims["client_id"],
+            "created_at": repr(now),
+            "last_used_at": repr(now),
+            "iat": int(refresh_claims["iat"]),
+        }
+        index = _index_key(sub)
         try:
-            self._redis.set(_family_key(sid), refresh_jti, ex=max(1, ttl_seconds))
+            with self._redis.pipeline(transaction=True) as pipe:
+                pipe.set(_family_key(sid), refresh_claims["jti"], ex=ttl)
+                pipe.hset(_record_key(sid), mapping=record)
+                pipe.expire(_record_key(sid), ttl)
+                # Scored by expiry, so expired members go without reading them; the index
+                # lives as long as its longest-lived session (NX on creation, GT after).
+                pipe.zremrangebyscore(index, "-inf", now)
+                pipe.zadd(index, {sid: now + ttl})
+                pipe.expire(index, ttl, nx=True)
+                pipe.expire(index, ttl, gt=True)
+                pipe.execute()
         except redis.RedisError as e:
             raise RevocationUnavailable() from e
 
-    def rotate(self, claims: Mapping[str, Any], new_jti: str, ttl_seconds: int) -> tuple[Rotation, int | None]:
+    def rotate(
+        self,
+        claims: Mapping[str, Any],
+        new_jti: str,
+        ttl_seconds: int,
+        *,
+        access_jti: str | None = None,
+        now: float | None = None,
+    ) -> tuple[Rotation, Successor | None]:
         """Atomically replace a family's current refresh token, detecting reuse.
 
-        ``claims`` are the presented refresh token's. Returns the outcome and, when rotated,
-        the user's not-before as it stood at that instant (for the new tokens' ``iat``).
+        ``claims`` are the presented refresh token's; ``new_jti`` and ``access_jti`` (fresh if
+        not given) the ids of the pair to mint. Returns the outcome and, when rotated or
+        retried, what the pair is made of: its ``iat`` is never before the user's
+        not-before as it stood at that instant, and a retry gets the first answer's again.
         """
+        sid = claims["sid"]
+        access_jti = access_jti if access_jti is not None else str(uuid.uuid4())
         try:
-            status, not_before = self._rotate(
-                keys=[_family_key(claims["sid"]), sid_key(claims["sid"]), not_before_key(claims["sub"])],
+            status, *successor = self._rotate(
+                keys=[
+                    _family_key(sid),
+                    sid_key(sid),
+                    not_before_key(claims["sub"]),
+                    _record_key(sid),
+                    _previous_key(sid),
+                ],
                 args=[
                     claims["jti"],
                     new_jti,
@@ -154,8 +336,21 @@ class Sessions:
                     claims["iat"],
                     INVALIDATION_CHANNEL,
                     self._retention,
+                    repr(time.time() if now is None else now),
+                    self._grace,
+                    access_jti,
                 ],
             )
         except redis.RedisError as e:
             raise RevocationUnavailable() from e
-        return Rotation(status), int(not_before) if not_before else None
+        if not successor:
+            return Rotation(status), None
+        refresh_jti, access_jti, issued_at = successor
+        return Rotation(status), Successor(refresh_jti, access_jti, int(issued_at))
+
+    def is_current_refresh(self, claims: Mapping[str, Any]) -> bool:
+        """Whether a refresh token is its session's current one (not rotated, nor its session ended)."""
+        try:
+            return bool(self._redis.get(_family_key(claims["sid"])) == claims["jti"])
+        except redis.RedisError as e:
+            raise RevocationUnavailable() from e

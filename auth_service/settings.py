@@ -25,15 +25,28 @@ SERVICE_NAME = "auth_service"
 AUDIENCE_BY_SCOPE_PREFIX = {"users": "users_service", "orders": "orders_service"}
 USER_SCOPES = ("users:read", "users:write", "orders:read", "orders:write")
 MIN_CLIENT_SECRET_BYTES = 32
+#: The longest a rotated refresh token may be retried for the same answer (a lost response).
+MAX_REFRESH_REUSE_GRACE_SECONDS = 300
+
+
+#: orders_service's client: it exchanges a caller's token for one that only users_service
+#: takes (RFC 8693), to check the caller is an active user, and may do nothing else.
+ORDERS_CLIENT_ID = "orders_service"
+ORDERS_EXCHANGE_SCOPES = frozenset({"users:read"})
 
 
 @dataclass(frozen=True)
 class ServiceClient:
-    """A client allowed to get service tokens with the client-credentials grant."""
+    """A confidential client (a service): what it may do at the token and introspection endpoints."""
 
     client_id: str
     secret: str
-    scopes: frozenset[str]
+    #: What the client-credentials grant may give it (empty: that grant is not its).
+    scopes: frozenset[str] = frozenset()
+    #: What a token exchange may give it, out of the subject token's scopes (empty: no exchange).
+    exchange_scopes: frozenset[str] = frozenset()
+    #: Whether it may ask whether a token is active (RFC 7662).
+    may_introspect: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,7 @@ class AuthSettings:
     users_service_url: str
     access_token_ttl: int
     refresh_token_ttl: int
+    refresh_reuse_grace_seconds: int
     access_audience: tuple[str, ...]
     public_client_id: str
     clients: Mapping[str, ServiceClient]
@@ -53,6 +67,11 @@ class AuthSettings:
     key_activation_delay_seconds: int
     log_level: str
     proxy_hops: int
+
+    @property
+    def issued_audiences(self) -> frozenset[str]:
+        """Every audience a token issued here can name: this service, the user tokens', the scopes'."""
+        return frozenset({SERVICE_NAME, *self.access_audience, *AUDIENCE_BY_SCOPE_PREFIX.values()})
 
     @classmethod
     def load(cls, config: Mapping[str, Any] | None = None) -> AuthSettings:
@@ -86,9 +105,14 @@ class AuthSettings:
             refresh_token_ttl=source.integer(
                 "REFRESH_TOKEN_TTL_SECONDS", 7 * 86400, 900, MAX_REFRESH_TOKEN_TTL_SECONDS
             ),
+            # Opt-in, and short: within it, a replayed refresh token gets the successor pair
+            # instead of revoking the family (RFC 9700 §4.14.2; SECURITY.md).
+            refresh_reuse_grace_seconds=source.integer(
+                "REFRESH_REUSE_GRACE_SECONDS", 0, 0, MAX_REFRESH_REUSE_GRACE_SECONDS
+            ),
             access_audience=audience,
             public_client_id=source.string("PUBLIC_CLIENT_ID", "web-app"),
-            clients=_parse_clients(source.optional("SERVICE_CLIENTS")),
+            clients=_clients(source),
             peer_timeout_seconds=float(source.integer("PEER_TIMEOUT_SECONDS", 3, 1, 30)),
             login_limit_per_username=rate_limit_setting(source, "LOGIN_LIMIT_PER_USERNAME", "5 per 15 minutes"),
             login_limit_per_address=rate_limit_setting(source, "LOGIN_LIMIT_PER_ADDRESS", "30 per 15 minutes"),
@@ -100,8 +124,32 @@ class AuthSettings:
         )
 
 
+def _clients(source: Source) -> dict[str, ServiceClient]:
+    """The stack's own client (orders_service, when its secret is set) and those of SERVICE_CLIENTS."""
+    clients = _parse_clients(source.optional("SERVICE_CLIENTS"))
+    orders_secret = source.optional("ORDERS_SERVICE_CLIENT_SECRET")
+    if orders_secret is not None:
+        check_secret("ORDERS_SERVICE_CLIENT_SECRET", orders_secret, MIN_CLIENT_SECRET_BYTES)
+        if ORDERS_CLIENT_ID in clients:
+            raise SettingsError(f"SERVICE_CLIENTS may not define {ORDERS_CLIENT_ID}: ORDERS_SERVICE_CLIENT_SECRET does")
+        clients[ORDERS_CLIENT_ID] = ServiceClient(
+            ORDERS_CLIENT_ID, orders_secret, exchange_scopes=ORDERS_EXCHANGE_SCOPES
+        )
+    return clients
+
+
+def _scopes(client_id: str, entry: dict[str, Any], name: str) -> frozenset[str]:
+    scopes = frozenset(str(entry.get(name, "")).split())
+    unknown = [s for s in scopes if s.split(":")[0] not in AUDIENCE_BY_SCOPE_PREFIX or s == CREDENTIALS_SCOPE]
+    if unknown:
+        raise SettingsError(f"SERVICE_CLIENTS[{client_id}].{name} has scopes it may not have: {unknown}")
+    return scopes
+
+
 def _parse_clients(raw: str | None) -> dict[str, ServiceClient]:
-    """SERVICE_CLIENTS: {"<client_id>": {"secret": "...", "scopes": "users:read ..."}}."""
+    """SERVICE_CLIENTS: {"<client_id>": {"secret": "...", "scopes": "users:read ...",
+    "exchange_scopes": "users:read", "introspect": true}}; each but the secret optional,
+    and a client must be allowed at least one of them."""
     if raw is None:
         return {}
     try:
@@ -117,9 +165,17 @@ def _parse_clients(raw: str | None) -> dict[str, ServiceClient]:
         if not isinstance(entry, dict) or not isinstance(entry.get("secret"), str):
             raise SettingsError(f"SERVICE_CLIENTS[{client_id}] has no client secret")
         check_secret(f"SERVICE_CLIENTS[{client_id}].secret", entry["secret"], MIN_CLIENT_SECRET_BYTES)
-        scopes = frozenset(str(entry.get("scopes", "")).split())
-        unknown = [s for s in scopes if s.split(":")[0] not in AUDIENCE_BY_SCOPE_PREFIX or s == CREDENTIALS_SCOPE]
-        if unknown or not scopes:
-            raise SettingsError(f"SERVICE_CLIENTS[{client_id}] has no scopes or scopes it may not have: {unknown}")
-        clients[client_id] = ServiceClient(client_id, entry["secret"], scopes)
+        introspect = entry.get("introspect", False)
+        if not isinstance(introspect, bool):
+            raise SettingsError(f"SERVICE_CLIENTS[{client_id}].introspect must be true or false")
+        client = ServiceClient(
+            client_id,
+            entry["secret"],
+            scopes=_scopes(client_id, entry, "scopes"),
+            exchange_scopes=_scopes(client_id, entry, "exchange_scopes"),
+            may_introspect=introspect,
+        )
+        if not (client.scopes or client.exchange_scopes or client.may_introspect):
+            raise SettingsError(f"SERVICE_CLIENTS[{client_id}] has no scopes, exchange_scopes or introspect")
+        clients[client_id] = client
     return clients

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ import jwt
 from secure_service.claim_rules import ACCESS_TOKEN_TYP, REFRESH_TOKEN_TYP
 
 from .keystore import SigningKeys
-from .sessions import Sessions, issued_at
+from .sessions import Sessions, Successor
 from .settings import AUDIENCE_BY_SCOPE_PREFIX, SERVICE_NAME, USER_SCOPES, AuthSettings
 
 #: A cached service token is replaced this long before it expires.
@@ -91,6 +92,7 @@ class TokenIssuer:
         audience: list[str],
         client_id: str,
         sid: str | None,
+        jti: str | None = None,
     ) -> str:
         claims: dict[str, Any] = {
             "sub": sub,
@@ -99,7 +101,7 @@ class TokenIssuer:
             "exp": issued_at + self.settings.access_token_ttl,
             "iat": issued_at,
             "nbf": issued_at,
-            "jti": str(uuid.uuid4()),
+            "jti": jti or str(uuid.uuid4()),
             "scope": scope,
             "roles": roles,
             "client_id": client_id,
@@ -108,8 +110,8 @@ class TokenIssuer:
             claims["sid"] = sid
         return self._sign(claims, ACCESS_TOKEN_TYP)
 
-    def _refresh_token(self, sub: str, *, issued_at: int, sid: str, jti: str, expires_at: int) -> str:
-        claims = {
+    def _refresh_claims(self, sub: str, *, issued_at: int, sid: str, jti: str, expires_at: int) -> dict[str, Any]:
+        return {
             "sub": sub,
             "aud": [SERVICE_NAME],
             "exp": expires_at,
@@ -119,34 +121,32 @@ class TokenIssuer:
             "sid": sid,
             "client_id": self.settings.public_client_id,
         }
-        return self._sign(claims, REFRESH_TOKEN_TYP)
 
     def new_session(self, user: User) -> TokenPair:
         """A fresh login: a new session id, an access token and the family's first refresh token."""
         sid = str(uuid.uuid4())
         refresh_jti = str(uuid.uuid4())
         iat = self.sessions.issued_at_for(user.id, time.time())
-        refresh = self._refresh_token(
+        claims = self._refresh_claims(
             user.id, issued_at=iat, sid=sid, jti=refresh_jti, expires_at=iat + self.settings.refresh_token_ttl
         )
-        self.sessions.start_family(sid, refresh_jti, self.settings.refresh_token_ttl)
-        return self._pair(user, sid, refresh, iat)
+        self.sessions.start_session(claims, self.settings.refresh_token_ttl)
+        return self._pair(user, sid, self._sign(claims, REFRESH_TOKEN_TYP), iat)
 
-    def rotated_pair(
-        self, user: User, *, sid: str, new_refresh_jti: str, family_expires_at: int, not_before: int | None
-    ) -> TokenPair:
-        """The pair after a rotation; the family keeps its absolute expiry (no endless sessions).
+    def rotated_pair(self, user: User, *, sid: str, successor: Successor, family_expires_at: int) -> TokenPair:
+        """The pair a rotation decided on; the family keeps its absolute expiry (no endless sessions).
 
-        ``not_before`` is the user's not-before as read atomically with the rotation, so
-        nothing can slip in between the rotation and the new tokens.
+        ``successor`` comes from the rotation itself: its ``iat`` was set from the user's
+        not-before atomically with it, so nothing can slip in between; and a retry within
+        the reuse grace gets the same ids and ``iat``, so the very same claims again.
         """
-        iat = issued_at(time.time(), not_before)
-        refresh = self._refresh_token(
-            user.id, issued_at=iat, sid=sid, jti=new_refresh_jti, expires_at=family_expires_at
+        claims = self._refresh_claims(
+            user.id, issued_at=successor.issued_at, sid=sid, jti=successor.refresh_jti, expires_at=family_expires_at
         )
-        return self._pair(user, sid, refresh, iat)
+        refresh = self._sign(claims, REFRESH_TOKEN_TYP)
+        return self._pair(user, sid, refresh, successor.issued_at, access_jti=successor.access_jti)
 
-    def _pair(self, user: User, sid: str, refresh: str, iat: int) -> TokenPair:
+    def _pair(self, user: User, sid: str, refresh: str, iat: int, *, access_jti: str | None = None) -> TokenPair:
         scope = " ".join(USER_SCOPES)
         access = self._access_token(
             user.id,
@@ -156,6 +156,7 @@ class TokenIssuer:
             audience=list(self.settings.access_audience),
             client_id=self.settings.public_client_id,
             sid=sid,
+            jti=access_jti,
         )
         return TokenPair(access, refresh, self.settings.access_token_ttl, scope)
 
@@ -174,6 +175,36 @@ class TokenIssuer:
             client_id=client_id,
             sid=None,
         )
+
+    def exchanged_token(
+        self, subject: Mapping[str, Any], *, client_id: str, audience: str, scopes: frozenset[str]
+    ) -> tuple[str, int]:
+        """A token for ``client_id`` to call ``audience`` for the subject token's user (RFC 8693).
+
+        Narrower than the subject token in every way: one audience, ``scopes`` (which the
+        caller has checked are the subject's), no roles, and never a longer life; the same
+        ``sid``, so it dies with the user's session. ``act`` names the client acting for
+        the user (and, nested, whoever acted before it). Returns the token and its lifetime.
+        """
+        iat = self.sessions.issued_at_for(subject["sub"], time.time())
+        expires_at = min(int(subject["exp"]), iat + self.settings.access_token_ttl)
+        actor: dict[str, Any] = {"sub": f"client:{client_id}"}
+        if "act" in subject:
+            actor["act"] = subject["act"]
+        claims: dict[str, Any] = {
+            "sub": subject["sub"],
+            "aud": [audience],
+            "exp": expires_at,
+            "iat": iat,
+            "nbf": iat,
+            "jti": str(uuid.uuid4()),
+            "scope": " ".join(sorted(scopes)),
+            "roles": [],
+            "client_id": client_id,
+            "sid": subject["sid"],
+            "act": actor,
+        }
+        return self._sign(claims, ACCESS_TOKEN_TYP), expires_at - iat
 
     def own_service_token(self, scope: str) -> str:
         """auth_service's own token for calling users_service, reused until shortly before expiry."""

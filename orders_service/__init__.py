@@ -1,4 +1,4 @@
-"""orders_service: owns orders; confirms users through users_service by token relay."""
+"""orders_service: owns orders; confirms users at users_service with an exchanged token (RFC 8693)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from secure_service.database import database_ready, init_database
 
 from . import routes
 from .models import db
-from .settings import SERVICE_NAME, OrdersSettings
+from .settings import CLIENT_ID, SERVICE_NAME, OrdersSettings
 from .users_client import UsersClient
 
 
@@ -24,7 +24,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     )
     Verifier(app, settings.verifier)
     init_database(app, db, settings.database_url)
-    app.extensions["orders_service.users"] = UsersClient(settings.users_service_url, settings.peer_timeout_seconds)
+    app.extensions["orders_service.users"] = UsersClient(
+        settings.users_service_url,
+        settings.auth_service_url,
+        (CLIENT_ID, settings.client_secret),
+        settings.peer_timeout_seconds,
+        settings.exchanged_token_cache_entries,
+    )
     app.register_blueprint(routes.bp)
     checks = {**verifier_state(app).readiness_checks(), "database": lambda: database_ready(db)}
     app.register_blueprint(health_blueprint(checks))

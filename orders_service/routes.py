@@ -1,4 +1,4 @@
-"""Order endpoints: create (with a token-relay check), list and get, by owner."""
+"""Order endpoints: create (the caller confirmed active by users_service), list and get, by owner."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ bp = APIBlueprint("orders", __name__, url_prefix="/orders", tag="Orders")
 def create_order(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Place an order for the caller, after users_service confirms the caller is active."""
     users: UsersClient = current_app.extensions["orders_service.users"]
-    users.require_active_user(bearer_token(request.headers.get("Authorization")))
+    users.require_active_user(bearer_token(request.headers.get("Authorization")), current_claims())
     order = Order(user_id=current_claims()["sub"], item=body["item"], quantity=body["quantity"])
     db.session.add(order)
     db.session.commit()

@@ -46,6 +46,7 @@ class Service:
     redis_password: str
     database: bool
     db_password: str | None
+    client_secret: str | None
 
 
 def stack_services() -> tuple[Service, ...]:
@@ -59,6 +60,7 @@ def stack_services() -> tuple[Service, ...]:
             redis_password=entry["redis_password"],
             database=entry["database"] == "yes",
             db_password=entry.get("db_password"),
+            client_secret=entry.get("client_secret"),
         )
         for entry in entries
     )
@@ -71,9 +73,11 @@ REDIS_OPERATOR_PASSWORD = "REDIS_PASSWORD"
 #: Each service's Redis ACL user is named after it; the variable holding its password.
 REDIS_SERVICE_PASSWORDS = {service.name: service.redis_password for service in stack_services()}
 REDIS_PASSWORDS = (REDIS_OPERATOR_PASSWORD, *REDIS_SERVICE_PASSWORDS.values())
+#: The OAuth client secrets of the services that are auth_service's clients.
+CLIENT_SECRETS = tuple(service.client_secret for service in stack_services() if service.client_secret)
 #: Taken from the environment, else generated once into DATA_DIR/dev.env and kept (the
 #: Redis passwords only when make dev starts Redis itself).
-DEV_SECRETS = ("ADMIN_PASSWORD", *REDIS_PASSWORDS)
+DEV_SECRETS = ("ADMIN_PASSWORD", *CLIENT_SECRETS, *REDIS_PASSWORDS)
 READY_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 10
 
@@ -95,7 +99,7 @@ def load_dev_secrets(
                 saved[name] = value
     generated = [name for name in names if name not in environ and name not in saved]
     if generated:
-        saved.update({name: secrets.token_urlsafe(24) for name in generated})
+        saved.update({name: secrets.token_urlsafe(32) for name in generated})
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -203,7 +207,7 @@ def main() -> int:
     data_dir.chmod(0o700)
     ports = {service.name: int(os.environ.get(service.port_variable) or service.port) for service in stack_services()}
     given_redis_url = os.environ.get("REDIS_URL")
-    dev_secrets = load_dev_secrets(data_dir, ("ADMIN_PASSWORD",) if given_redis_url else DEV_SECRETS)
+    dev_secrets = load_dev_secrets(data_dir, ("ADMIN_PASSWORD", *CLIENT_SECRETS) if given_redis_url else DEV_SECRETS)
     stack = Stack(data_dir)
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -256,15 +260,24 @@ def main() -> int:
             "JWT_ISSUER": base,
             "JWKS_URL": f"{base}/.well-known/jwks.json",
             "USERS_SERVICE_URL": f"http://127.0.0.1:{ports['users_service']}",
+            "AUTH_SERVICE_URL": base,
             "KEYS_DIR": str(data_dir / "keys"),
             **os.environ,
             "HOST": "127.0.0.1",
         }
-        for name in REDIS_PASSWORDS:  # a service holds only its own, inside its REDIS_URL
+        # A secret reaches only the service that needs it, as under compose: a service holds
+        # its own Redis password (inside its REDIS_URL) and its own client secret, auth_service
+        # every client's, users_service the admin's password.
+        only_for = {"SERVICE_CLIENTS": "auth_service", "ADMIN_PASSWORD": "users_service"}
+        owned = {name: env.pop(name) for name in only_for if name in env}
+        for name in (*REDIS_PASSWORDS, *CLIENT_SECRETS):
             env.pop(name, None)
         for service in stack_services():
             name = service.name
             service_env = {**env, "REDIS_URL": service_redis_urls[name], "PORT": str(ports[name])}
+            service_env.update({setting: value for setting, value in owned.items() if only_for[setting] == name})
+            own_secrets = CLIENT_SECRETS if name == "auth_service" else (service.client_secret,)
+            service_env.update({secret: dev_secrets[secret] for secret in own_secrets if secret})
             if service.database:
                 service_env["DATABASE_URL"] = os.environ.get(
                     f"{name.split('_')[0].upper()}_DATABASE_URL", f"sqlite:///{data_dir / (name + '.db')}"

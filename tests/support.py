@@ -143,7 +143,7 @@ def load_every_service_setting() -> dict[str, Declared]:
 
     AuthSettings.load({})
     UsersSettings.load({"ADMIN_PASSWORD": secrets.token_urlsafe(18)})
-    OrdersSettings.load({})
+    OrdersSettings.load({"ORDERS_SERVICE_CLIENT_SECRET": secrets.token_urlsafe(32)})
     return DECLARED
 
 

@@ -50,17 +50,22 @@ case $version in
 esac
 
 # Keys and channel, as shared/src/secure_service/revocation.py, revocation_cache.py and
-# rate_limits.py and auth_service/sessions.py (refresh:*) name them. The services' commands, and nothing more (each rule starts
-# from -@all): what redis-py sends (AUTH is always allowed; PING is its health check and
-# the revocation cache's confirmation), the verifier's MGET and SUBSCRIBE, auth_service's
-# writes, MULTI/EXEC pipelines and Lua scripts (EVALSHA, SCRIPT LOAD after a NOSCRIPT;
-# every command a script calls is checked against the same rules), and the moving-window
-# rate limiter's scripts (LINDEX, LPUSH, LTRIM, EXPIRE). No EVAL: nothing sends it.
+# rate_limits.py and auth_service/sessions.py (refresh:*, session:*, sessions:*) name them.
+# The services' commands, and nothing more (each rule starts from -@all): what redis-py
+# sends (AUTH is always allowed; PING is its health check and the revocation cache's
+# confirmation), the verifier's MGET and SUBSCRIBE, auth_service's writes, its session
+# records (hashes: HSET, HMGET) and each user's index of them (a sorted set: ZADD, ZRANGE,
+# ZREM, ZREMRANGEBYSCORE, and EXPIRE), MULTI/EXEC pipelines and Lua scripts (EVALSHA,
+# SCRIPT LOAD after a NOSCRIPT; every command a script calls is checked against the same
+# rules), and the moving-window rate limiter's scripts (LINDEX, LPUSH, LTRIM, EXPIRE).
+# No EVAL: nothing sends it.
 revocation_keys="~revoked:* ~user:not-before:*"
 revocation_keys_read_only="%R~revoked:* %R~user:not-before:*"
 channel="&revocation:invalidated"
 verifier="+ping +mget +subscribe $client_setinfo"
 rate_limiter="+evalsha +script|load +lindex +lpush +ltrim +expire"
+session_records="~session:* ~sessions:*"
+session_commands="+hset +hmget +expire +zadd +zrange +zrem +zremrangebyscore"
 
 exec "$server" - "$@" <<CONFIG
 # AOF with an fsync per write: a revocation acknowledged to a client survives a crash or
@@ -74,9 +79,9 @@ maxmemory-policy noeviction
 
 # The operator's account (compose's healthcheck, redis-cli): every right. No service has it.
 user default on >$REDIS_PASSWORD ~* &* +@all
-# The issuer: writes revocations, sessions' refresh families and its login limits, and
-# publishes the invalidations that keep every verifier's cache exact.
-user auth_service on >$REDIS_AUTH_SERVICE_PASSWORD resetkeys $revocation_keys ~refresh:* ~LIMITS:LIMITER/login/* resetchannels $channel -@all $verifier +get +set +del +exists +multi +exec +discard +publish $rate_limiter
+# The issuer: writes revocations, sessions' refresh families and records and its login
+# limits, and publishes the invalidations that keep every verifier's cache exact.
+user auth_service on >$REDIS_AUTH_SERVICE_PASSWORD resetkeys $revocation_keys ~refresh:* $session_records ~LIMITS:LIMITER/login/* resetchannels $channel -@all $verifier +get +set +del +exists +multi +exec +discard +publish $session_commands $rate_limiter
 # Resource services: read revocation state and listen for invalidations; users_service
 # also keeps its own sign-up limits. Neither can write, delete or expire a revocation.
 user users_service on >$REDIS_USERS_SERVICE_PASSWORD resetkeys $revocation_keys_read_only ~LIMITS:LIMITER/signup/* resetchannels $channel -@all $verifier $rate_limiter

@@ -117,7 +117,9 @@ class Secrets:
         return cls(secrets.token_urlsafe(18), secrets.token_urlsafe(32))
 
     def service_clients(self) -> str:
-        return json.dumps({CLIENT_ID: {"secret": self.client_secret, "scopes": "users:read orders:read"}})
+        return json.dumps(
+            {CLIENT_ID: {"secret": self.client_secret, "scopes": "users:read orders:read", "introspect": True}}
+        )
 
 
 def wait_ready(urls: list[str], alive: Callable[[], bool], describe: Callable[[], str]) -> None:
@@ -302,6 +304,7 @@ def compose_stack(scratch: Path) -> Iterator[Stack]:
         "USERS_DB_PASSWORD": secrets.token_urlsafe(18),
         "ORDERS_DB_PASSWORD": secrets.token_urlsafe(18),
         **{variable: secrets.token_urlsafe(18) for variable in REDIS_PASSWORDS.values()},
+        **{s.client_secret: secrets.token_urlsafe(32) for s in stack_services() if s.client_secret},
         "SERVICE_CLIENTS": keys.service_clients(),
         **STACK_SETTINGS,
     }

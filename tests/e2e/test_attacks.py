@@ -167,7 +167,12 @@ def genuine(stack: Stack) -> Genuine:
     _user, tokens = client.new_user()
     users_only = requests.post(
         f"{stack.auth}/auth/token",
-        json={"client_id": CLIENT_ID, "client_secret": stack.client_secret, "scope": "users:read"},
+        data={
+            "grant_type": "client_credentials",
+            "client_id": CLIENT_ID,
+            "client_secret": stack.client_secret,
+            "scope": "users:read",
+        },
         timeout=10,
     ).json()["access_token"]
     return Genuine(
@@ -204,6 +209,47 @@ def test_the_genuine_token_is_accepted(genuine: Genuine, stack: Stack) -> None:
 def test_forged_token_is_refused(genuine: Genuine, stack: Stack, attack: str, service: str) -> None:
     token = ATTACKS[attack](genuine)
     assert_refused(requests.get(url_of(stack, service), headers={"Authorization": f"Bearer {token}"}, timeout=10))
+
+
+# The endpoints of auth_service that take a token: its own (the session list), and the
+# OAuth ones that judge a token for a client (introspection, exchange as a subject).
+#: A genuine refresh token is active at introspection: that one "attack" is a real token.
+GENUINE_AT_INTROSPECTION = {"refresh-token-as-access-token"}
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS), ids=list(ATTACKS))
+def test_forged_token_is_refused_at_the_session_list(genuine: Genuine, stack: Stack, attack: str) -> None:
+    token = ATTACKS[attack](genuine)
+    assert_refused(requests.get(f"{stack.auth}/auth/sessions", headers={"Authorization": f"Bearer {token}"}))
+
+
+@pytest.mark.parametrize("attack", sorted(set(ATTACKS) - GENUINE_AT_INTROSPECTION))
+def test_forged_token_is_never_active_at_introspection(genuine: Genuine, stack: Stack, attack: str) -> None:
+    response = requests.post(
+        f"{stack.auth}/oauth/introspect",
+        data={"token": ATTACKS[attack](genuine)},
+        auth=(CLIENT_ID, stack.client_secret),
+        timeout=10,
+    )
+    # A body beyond the size limit never reaches the check: 413, which says nothing either.
+    assert response.status_code == 413 or response.json() == {"active": False}, response.text[:300]
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS), ids=list(ATTACKS))
+def test_forged_token_is_never_exchanged(genuine: Genuine, stack: Stack, attack: str) -> None:
+    response = requests.post(
+        f"{stack.auth}/auth/token",
+        data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "subject_token": ATTACKS[attack](genuine),
+            "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "audience": "users_service",
+        },
+        auth=("orders_service", stack.service_environment("orders_service")["ORDERS_SERVICE_CLIENT_SECRET"]),
+        timeout=10,
+    )
+    assert response.status_code in (400, 413), response.text[:300]
+    assert response.json()["error"] in ("invalid_grant", "payload_too_large")
 
 
 def test_a_token_minted_for_users_service_is_refused_by_orders_service(genuine: Genuine, stack: Stack) -> None:

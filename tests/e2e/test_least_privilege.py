@@ -62,6 +62,20 @@ def test_each_service_holds_only_its_own_redis_credentials(stack: Stack, service
     assert set(environment) & set(REDIS_PASSWORDS.values()) == set()
 
 
+#: The OAuth client secrets: each its own service's, and auth_service's, which checks them.
+CLIENT_SECRETS = {s.name: s.client_secret for s in stack_services() if s.client_secret}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_holds_only_its_own_client_secrets(stack: Stack, service: str) -> None:
+    environment = stack.service_environment(service)
+    expected = set(CLIENT_SECRETS.values()) if service == "auth_service" else {CLIENT_SECRETS.get(service)} - {None}
+    assert set(environment) & set(CLIENT_SECRETS.values()) == expected
+    # The other clients' secrets are auth_service's alone, the admin's password users_service's.
+    assert bool(environment.get("SERVICE_CLIENTS")) == (service == "auth_service")
+    assert bool(environment.get("ADMIN_PASSWORD")) == (service == "users_service")
+
+
 @pytest.mark.parametrize("service", RESOURCE_SERVICES)
 def test_a_resource_service_reads_revocations_and_cannot_undo_them(client: Client, stack: Stack, service: str) -> None:
     access, keys = revoked_user(client, stack)

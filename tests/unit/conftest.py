@@ -7,6 +7,7 @@ Redis and real SQLite files. Tests use ``app.test_client()`` for the service und
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 from collections.abc import Iterator
@@ -42,10 +43,14 @@ def services(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         "JWT_ISSUER": f"http://127.0.0.1:{ports['auth']}",
         "JWKS_URL": f"http://127.0.0.1:{ports['auth']}/.well-known/jwks.json",
         "USERS_SERVICE_URL": f"http://127.0.0.1:{ports['users']}",
+        "AUTH_SERVICE_URL": f"http://127.0.0.1:{ports['auth']}",
+        "ORDERS_SERVICE_CLIENT_SECRET": secrets.token_urlsafe(32),
         "KEYS_DIR": str(data / "keys"),
         "ADMIN_USERNAME": ADMIN_USERNAME,
         "ADMIN_PASSWORD": admin_password,
-        "SERVICE_CLIENTS": f'{{"reporting": {{"secret": "{client_secret}", "scopes": "users:read orders:read"}}}}',
+        "SERVICE_CLIENTS": json.dumps(
+            {"reporting": {"secret": client_secret, "scopes": "users:read orders:read", "introspect": True}}
+        ),
         "LOG_LEVEL": "WARNING",
         # Every sign-up of the suite comes from one address; the limit is tested on its own.
         "SIGNUP_LIMIT_PER_ADDRESS": "100000 per hour",

@@ -179,3 +179,4 @@ def test_every_service_listens_where_the_one_list_says(config: dict[str, Any]) -
     port = {service.name: service.port for service in stack_services()}
     assert declared["JWKS_URL"].default == f"http://127.0.0.1:{port['auth_service']}/.well-known/jwks.json"
     assert declared["USERS_SERVICE_URL"].default == f"http://127.0.0.1:{port['users_service']}"
+    assert declared["AUTH_SERVICE_URL"].default == f"http://127.0.0.1:{port['auth_service']}"

@@ -13,7 +13,7 @@ devstack = load_script("devstack")
 
 def test_every_dev_secret_is_generated_once_into_a_private_file(tmp_path: Path) -> None:
     generated = devstack.load_dev_secrets(tmp_path, environ={})
-    assert set(generated) == {"ADMIN_PASSWORD", *devstack.REDIS_PASSWORDS}
+    assert set(generated) == {"ADMIN_PASSWORD", "ORDERS_SERVICE_CLIENT_SECRET", *devstack.REDIS_PASSWORDS}
     assert len(set(generated.values())) == len(generated)
     assert stat.S_IMODE((tmp_path / "dev.env").stat().st_mode) == 0o600
     assert devstack.load_dev_secrets(tmp_path, environ={}) == generated
@@ -40,3 +40,12 @@ def test_each_service_gets_its_own_redis_user_and_password(tmp_path: Path) -> No
         parts = urlsplit(url)
         assert (parts.username, parts.hostname, parts.port) == (service, "127.0.0.1", 6390)
         assert parts.password == dev_secrets[devstack.REDIS_SERVICE_PASSWORDS[service]]
+
+
+def test_a_generated_client_secret_passes_the_services_own_check(tmp_path: Path) -> None:
+    from orders_service.settings import MIN_CLIENT_SECRET_BYTES
+    from secure_service.settings import check_secret
+
+    generated = devstack.load_dev_secrets(tmp_path, environ={})
+    for name in devstack.CLIENT_SECRETS:
+        check_secret(name, generated[name], MIN_CLIENT_SECRET_BYTES)  # raises SettingsError if too weak

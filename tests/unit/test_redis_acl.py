@@ -66,21 +66,35 @@ def check_for(url: str) -> RevocationCheck:
 
 
 def sessions_for(url: str) -> Sessions:
-    return Sessions(redis_client(url), max_token_lifetime_seconds=3600)
+    return Sessions(redis_client(url), max_token_lifetime_seconds=3600, refresh_reuse_grace_seconds=30)
+
+
+def refresh_claims(**overrides: object) -> dict[str, object]:
+    return {**revocable_claims(**overrides), "client_id": "web-app"}
 
 
 def test_auth_service_does_everything_revocation_asks_of_it(url_for: UrlFor, caplog: pytest.LogCaptureFixture) -> None:
     # One client for both, as in auth_service's create_app.
     client = redis_client(url_for("auth_service"))
-    check, sessions = revocation_check(client, cache_entries=1000), Sessions(client, max_token_lifetime_seconds=3600)
-    first = revocable_claims()
+    check = revocation_check(client, cache_entries=1000)
+    # With a reuse grace, so that the rotation script's every branch runs.
+    sessions = Sessions(client, max_token_lifetime_seconds=3600, refresh_reuse_grace_seconds=30)
+    first = refresh_claims()
     second = {**first, "jti": str(uuid.uuid4())}
     with caplog.at_level(logging.WARNING, logger="secure_service.revocation_cache"):
         assert check.ping()
-        sessions.start_family(str(first["sid"]), str(first["jti"]), 600)
-        assert sessions.rotate(first, str(second["jti"]), 600) == (Rotation.ROTATED, None)
-        assert sessions.rotate(first, str(uuid.uuid4()), 600)[0] is Rotation.REUSED  # publishes from Lua
+        sessions.start_session(first, 600)
+        sessions.start_session(refresh_claims(sub=first["sub"]), 300)  # the index's expiry moves
+        rotated, successor = sessions.rotate(first, str(second["jti"]), 600)
+        assert rotated is Rotation.ROTATED
+        assert sessions.rotate(first, str(uuid.uuid4()), 600) == (Rotation.RETRIED, successor)
+        assert len(sessions.list_sessions(str(first["sub"]))) == 2
+        assert sessions.rotate({**second, "jti": "not-the-current-one"}, str(uuid.uuid4()), 600)[0] is Rotation.REUSED
         assert check.is_revoked(second)
+        assert len(sessions.list_sessions(str(first["sub"]))) == 1  # and the index pruned
+        (remaining,) = sessions.list_sessions(str(first["sub"]))
+        assert sessions.end_session(str(first["sub"]), remaining.sid)
+        assert check.is_revoked({**first, "sid": remaining.sid})
         other = revocable_claims()
         sessions.revoke_session(jti=str(other["jti"]), expires_at=int(time.time()) + 60, sids=[str(other["sid"])])
         assert check.is_revoked(other)
@@ -110,6 +124,18 @@ def test_a_resource_service_verifies_with_its_cache_and_cannot_revoke(
         writer.revoke_user(str(token["sub"]))
     with pytest.raises(RevocationUnavailable):
         writer.revoke_session(jti=str(uuid.uuid4()), expires_at=int(time.time()) + 60, sids=[])
+    # Nor may it read, start or end sessions: they are auth_service's alone.
+    session = refresh_claims()
+    issuer.start_session(session, 600)
+    with pytest.raises(RevocationUnavailable):
+        writer.list_sessions(str(session["sub"]))
+    with pytest.raises(RevocationUnavailable):
+        writer.end_session(str(session["sub"]), str(session["sid"]))
+    with pytest.raises(RevocationUnavailable):
+        writer.start_session(refresh_claims(), 600)
+    with pytest.raises(RevocationUnavailable):
+        writer.rotate(session, str(uuid.uuid4()), 600)
+    assert [s.sid for s in issuer.list_sessions(str(session["sub"]))] == [session["sid"]]
 
 
 @pytest.mark.parametrize("service", RESOURCE_SERVICES)

@@ -131,6 +131,25 @@ def lifetime_within_what_is_issued(header: Header, claims: Claims, settings: Ver
         raise InvalidToken("The token's lifetime is longer than any token is issued for.", Reason.LIFETIME_TOO_LONG)
 
 
+#: How deep a chain of ``act`` claims may go (RFC 8693 §4.1: each exchange nests the last).
+MAX_ACT_DEPTH = 4
+
+
+def act_names_its_actors(header: Header, claims: Claims, settings: VerifierSettings) -> None:
+    # A token got by token exchange (RFC 8693 §4.1) names who acts for the subject, and
+    # who acted before it. Audit events log the chain, so it must be what it says it is.
+    actor = claims.get("act")
+    for _depth in range(MAX_ACT_DEPTH):
+        if actor is None:
+            return
+        if not isinstance(actor, dict) or not isinstance(actor.get("sub"), str):
+            raise InvalidToken("The token claim 'act' has the wrong type.", Reason.BAD_CLAIM_TYPE)
+        if not 0 < len(actor["sub"]) <= MAX_ID_LENGTH:
+            raise InvalidToken("The token claim 'act' is empty or too long.", Reason.BAD_CLAIM_TYPE)
+        actor = actor.get("act")
+    raise InvalidToken("The token claim 'act' is nested too deeply.", Reason.BAD_CLAIM_TYPE)
+
+
 TextRule = Callable[[Header, Claims, VerifierSettings], None]
 
 #: Run in this order on every token verified in full; a remembered token skips them.
@@ -140,6 +159,7 @@ TEXT_RULES: tuple[TextRule, ...] = (
     required_claims_present_and_typed,
     ids_not_empty_nor_too_long,
     lists_hold_strings,
+    act_names_its_actors,
     refresh_token_only_for_its_issuer,
     lifetime_within_what_is_issued,
 )

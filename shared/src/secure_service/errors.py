@@ -224,7 +224,8 @@ def render_error(error: HTTPError, realm: str) -> tuple[dict[str, Any], int, dic
     if isinstance(error, AuthError) and status in (401, 403):
         headers["WWW-Authenticate"] = error.challenge(realm)
     elif status == 401:
-        headers["WWW-Authenticate"] = f'Bearer realm="{_quote(realm)}"'
+        # An error may name its own scheme (a failed HTTP Basic client authentication).
+        headers.setdefault("WWW-Authenticate", f'Bearer realm="{_quote(realm)}"')
     if status == 503:
         headers.setdefault("Retry-After", str(UpstreamUnavailable.retry_after_seconds))
     return body, status, headers

@@ -18,6 +18,10 @@ ERROR_SCHEMA: dict[str, Any] = {
         "error": {"type": "string", "description": "A stable, machine-readable code."},
         "message": {"type": "string"},
         "details": {"type": "object", "description": "Which fields were invalid, and why."},
+        "error_description": {
+            "type": "string",
+            "description": "The OAuth endpoints only (RFC 6749 §5.2): the same text as message.",
+        },
     },
     "required": ["error", "message"],
 }

@@ -37,17 +37,30 @@ class PeerClient:
         method: str,
         path: str,
         *,
-        bearer: str,
+        bearer: str | None = None,
         json: Mapping[str, Any] | None = None,
+        form: Mapping[str, str] | None = None,
+        basic: tuple[str, str] | None = None,
     ) -> PeerResponse:
-        """Send one request with ``bearer`` as its token; raise UpstreamUnavailable on failure."""
-        headers = {"Authorization": f"Bearer {bearer}", "Accept": "application/json"}
+        """Send one request, authenticated with the token ``bearer`` or the HTTP Basic pair ``basic``.
+
+        Raise UpstreamUnavailable when the peer cannot be reached or fails.
+        """
+        headers = {"Accept": "application/json"}
+        if bearer is not None:
+            headers["Authorization"] = f"Bearer {bearer}"
         request_id = current_request_id()
         if request_id is not None:
             headers[REQUEST_ID_HEADER] = request_id  # one id across every service a call touches
         try:
             response = self._session.request(
-                method, self.base_url + path, json=json, headers=headers, timeout=self.timeout
+                method,
+                self.base_url + path,
+                json=json,
+                data=form,
+                auth=basic,
+                headers=headers,
+                timeout=self.timeout,
             )
         except requests.RequestException as e:
             log.warning("%s unreachable: %s", self.name, type(e).__name__)

@@ -8,6 +8,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 from flask import g, request
 
+from .audit import audit
 from .bearer import bearer_token
 from .claim_rules import TokenKind
 from .errors import AuthError, InsufficientScope
@@ -26,6 +27,11 @@ def authenticate(*, kind: TokenKind = "access") -> dict[str, Any]:
         record_rejection(error)
         raise
     g.token_claims = claims
+    if "act" in claims:
+        # Someone acts for the subject (a token got by exchange, RFC 8693): every such call
+        # is on the audit trail, naming both, so a delegated request is never mistaken for
+        # the user's own.
+        audit("delegated_call", sub=claims["sub"], act=claims["act"], jti=claims["jti"], client_id=claims["client_id"])
     return claims
 
 

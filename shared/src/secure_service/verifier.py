@@ -20,7 +20,7 @@ the measurements.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, cast
 
 import jwt
@@ -59,17 +59,25 @@ class VerifierState:
         self.verified = VerifiedTokens(settings.verified_token_cache_entries)
 
     def verify(
-        self, token: str, *, kind: TokenKind = "access", allow_expired: bool = False, allow_revoked: bool = False
+        self,
+        token: str,
+        *,
+        kind: TokenKind = "access",
+        allow_expired: bool = False,
+        allow_revoked: bool = False,
+        audiences: Collection[str] | None = None,
     ) -> dict[str, Any]:
         """The claims of ``token`` if it is a genuine token of ``kind`` and passes every rule, else an AuthError.
 
         ``allow_expired`` and ``allow_revoked`` are only for naming what to end (the
         refresh token sent to logout), where an expired or revoked token still names its
-        session; never to authenticate.
+        session; never to authenticate. ``audiences`` accepts a token for any of those
+        services instead of this one's: only for auth_service answering about the tokens
+        it issued (introspection, revocation), never to authenticate a request.
         """
         verified = self.verified.get(token, now=time.time(), trusted_key=self._trusted_key)
         if verified is None:
-            verified = self._verify_in_full(token, allow_expired=allow_expired)
+            verified = self._verify_in_full(token, allow_expired=allow_expired, audiences=audiences)
         demand = Demand(kind=kind, is_revoked=None if allow_revoked else self.revocation.is_revoked)
         claim_rules.check_request(verified.header, verified.claims, demand)
         return dict(verified.claims)
@@ -105,8 +113,8 @@ class VerifierState:
     def _trusted_key(self, header: Mapping[str, Any]) -> Any:
         return self.decode_key(header, {})
 
-    def _verify_in_full(self, token: str, *, allow_expired: bool) -> VerifiedToken:
-        """Everything that depends on the token's text alone, done in full; remembered."""
+    def _verify_in_full(self, token: str, *, allow_expired: bool, audiences: Collection[str] | None) -> VerifiedToken:
+        """Everything that depends on the token's text alone, done in full; remembered if for this service."""
         header = unverified_header(token)
         key = self.decode_key(header, {})
         try:
@@ -114,7 +122,8 @@ class VerifierState:
                 token,
                 key,
                 algorithms=[header["alg"]],
-                audience=self.settings.service_name,
+                # PyJWT: any one of the token's audiences in the list passes.
+                audience=list(audiences) if audiences is not None else self.settings.service_name,
                 issuer=self.settings.issuer,
                 leeway=self.settings.leeway_seconds,
                 # An expired token remembered here is never served from memory (the cache
@@ -128,7 +137,10 @@ class VerifierState:
             raise InvalidToken("The token header is malformed.", Reason.MALFORMED)
         claim_rules.check_text(header, decoded["payload"], self.settings)
         verified = VerifiedToken(header=header, claims=decoded["payload"], key=key)
-        self.verified.put(token, verified)
+        if audiences is None:
+            # Remembered tokens are served to every caller, so only those checked for this
+            # service's own audience.
+            self.verified.put(token, verified)
         return verified
 
 

@@ -11,10 +11,15 @@ import uuid
 import pytest
 import redis
 
-from auth_service.sessions import Rotation, Sessions
+from auth_service.sessions import Rotation, Sessions, Successor
 from secure_service import RevocationUnavailable, redis_client
 from secure_service.revocation import RedisRevocationCheck
 from tests.support import free_port, revocable_claims
+
+
+def refresh_claims(**overrides: object) -> dict[str, object]:
+    """What the sessions read of a refresh token: the revocation claims and its client."""
+    return {**revocable_claims(**overrides), "client_id": "web-app"}
 
 
 @pytest.fixture
@@ -55,10 +60,10 @@ def test_a_service_token_without_sid_is_revoked_too(sessions: Sessions, check: R
 
 
 def test_rotation_detects_reuse_and_kills_the_family(sessions: Sessions, check: RedisRevocationCheck) -> None:
-    first = revocable_claims()
+    first = refresh_claims()
     second = {**first, "jti": str(uuid.uuid4())}
-    sessions.start_family(str(first["sid"]), str(first["jti"]), 600)
-    assert sessions.rotate(first, str(second["jti"]), 600) == (Rotation.ROTATED, None)
+    sessions.start_session(first, 600)
+    assert sessions.rotate(first, str(second["jti"]), 600)[0] is Rotation.ROTATED
     assert sessions.rotate(first, "third", 600)[0] is Rotation.REUSED
     # The legitimate holder's current token is dead too.
     assert sessions.rotate(second, "third", 600)[0] is Rotation.REVOKED
@@ -70,17 +75,19 @@ def test_an_unknown_family_cannot_rotate(sessions: Sessions) -> None:
 
 
 def test_rotation_refuses_a_token_issued_before_the_users_not_before(sessions: Sessions) -> None:
-    token = revocable_claims()
-    sessions.start_family(str(token["sid"]), str(token["jti"]), 600)
+    token = refresh_claims()
+    sessions.start_session(token, 600)
     sessions.revoke_user(str(token["sub"]), now=float(token["iat"]))  # not-before: iat + 1
     assert sessions.rotate(token, "new", 600)[0] is Rotation.REVOKED
 
 
-def test_rotation_reports_the_not_before_it_saw(sessions: Sessions) -> None:
-    token = revocable_claims(iat=int(time.time()) + 5)
+def test_the_rotated_pair_is_never_issued_before_the_not_before_the_rotation_saw(sessions: Sessions) -> None:
+    token = refresh_claims(iat=int(time.time()) + 5)
     not_before = sessions.revoke_user(str(token["sub"]))
-    sessions.start_family(str(token["sid"]), str(token["jti"]), 600)
-    assert sessions.rotate(token, "new", 600) == (Rotation.ROTATED, not_before)
+    sessions.start_session(token, 600)
+    outcome, successor = sessions.rotate(token, "new", 600, access_jti="new-access", now=not_before - 0.5)
+    assert outcome is Rotation.ROTATED
+    assert successor == Successor(refresh_jti="new", access_jti="new-access", issued_at=not_before)
 
 
 def test_an_unreachable_redis_raises_revocation_unavailable() -> None:
@@ -91,6 +98,10 @@ def test_an_unreachable_redis_raises_revocation_unavailable() -> None:
         sessions.revoke_session(jti=str(uuid.uuid4()), expires_at=int(time.time()) + 60, sids=[])
     with pytest.raises(RevocationUnavailable):
         sessions.issued_at_for("someone", time.time())
+    with pytest.raises(RevocationUnavailable):
+        sessions.list_sessions("someone")
+    with pytest.raises(RevocationUnavailable):
+        sessions.end_session("someone", str(uuid.uuid4()))
 
 
 def test_reuse_near_the_end_of_a_family_keeps_the_session_revoked_for_every_token(
@@ -98,9 +109,9 @@ def test_reuse_near_the_end_of_a_family_keeps_the_session_revoked_for_every_toke
 ) -> None:
     # The presented refresh token has two seconds left, but access tokens minted at the
     # last rotation live for minutes: the session revocation must outlive them all.
-    first = revocable_claims()
+    first = refresh_claims()
     second = {**first, "jti": str(uuid.uuid4())}
-    sessions.start_family(str(first["sid"]), str(first["jti"]), 2)
+    sessions.start_session(first, 2)
     sessions.rotate(first, str(second["jti"]), 2)
     assert sessions.rotate(first, "third", 2)[0] is Rotation.REUSED
     assert redis_conn.ttl(f"revoked:sid:{first['sid']}") >= 3600
@@ -135,3 +146,59 @@ def test_a_clock_behind_never_lowers_a_users_not_before(sessions: Sessions) -> N
     ahead = sessions.revoke_user(sub, now=now)
     assert sessions.revoke_user(sub, now=now - 120) > ahead
     assert sessions.user_not_before(sub) == ahead + 1
+
+
+# --- the session records and each user's index -----------------------------------------
+
+
+def test_a_sessions_record_expires_with_its_family(sessions: Sessions, redis_conn: redis.Redis) -> None:
+    token = refresh_claims()
+    sessions.start_session(token, 600)
+    family = redis_conn.ttl(f"refresh:current:{token['sid']}")
+    assert 595 <= family <= 600
+    assert abs(redis_conn.ttl(f"session:{token['sid']}") - family) <= 1
+    assert abs(redis_conn.ttl(f"sessions:{token['sub']}") - family) <= 1
+
+
+def test_a_users_index_lives_as_long_as_its_longest_session(sessions: Sessions, redis_conn: redis.Redis) -> None:
+    sub = f"u-{uuid.uuid4()}"
+    longer, shorter = refresh_claims(sub=sub), refresh_claims(sub=sub)
+    sessions.start_session(longer, 600)
+    sessions.start_session(shorter, 300)  # e.g. after REFRESH_TOKEN_TTL_SECONDS was lowered
+    assert redis_conn.ttl(f"sessions:{sub}") > 590
+    assert {r.sid for r in sessions.list_sessions(sub)} == {longer["sid"], shorter["sid"]}
+    sessions.start_session(refresh_claims(sub=sub), 900)
+    assert redis_conn.ttl(f"sessions:{sub}") > 890
+
+
+def test_listing_drops_ended_sessions_from_the_index(sessions: Sessions, redis_conn: redis.Redis) -> None:
+    sub = f"u-{uuid.uuid4()}"
+    ended, kept = refresh_claims(sub=sub), refresh_claims(sub=sub)
+    sessions.start_session(ended, 600)
+    sessions.start_session(kept, 600)
+    sessions.revoke_session(jti=str(ended["jti"]), expires_at=int(time.time()) + 60, sids=[str(ended["sid"])])
+    assert redis_conn.exists(f"session:{ended['sid']}") == 0
+    assert [r.sid for r in sessions.list_sessions(sub)] == [kept["sid"]]
+    assert redis_conn.zrange(f"sessions:{sub}", 0, -1) == [kept["sid"]]
+
+
+def test_only_the_owner_can_end_a_session(sessions: Sessions, check: RedisRevocationCheck) -> None:
+    token = refresh_claims()
+    sessions.start_session(token, 600)
+    assert sessions.end_session(f"u-{uuid.uuid4()}", str(token["sid"])) is False
+    assert not check.is_revoked(token)
+    assert sessions.end_session(str(token["sub"]), str(token["sid"])) is True
+    assert check.is_revoked(token)
+    assert sessions.end_session(str(token["sub"]), str(token["sid"])) is False
+
+
+def test_a_retry_within_the_grace_gets_the_same_successor_while_it_is_current(redis_url: str) -> None:
+    sessions = Sessions(redis_client(redis_url), max_token_lifetime_seconds=3600, refresh_reuse_grace_seconds=30)
+    first = refresh_claims()
+    sessions.start_session(first, 600)
+    rotated, successor = sessions.rotate(first, "second", 600, access_jti="second-access")
+    assert rotated is Rotation.ROTATED and successor is not None
+    assert sessions.rotate(first, "another", 600, access_jti="another-access") == (Rotation.RETRIED, successor)
+    second = {**first, "jti": "second", "iat": successor.issued_at}
+    assert sessions.rotate(second, "third", 600)[0] is Rotation.ROTATED
+    assert sessions.rotate(first, "fourth", 600) == (Rotation.REUSED, None)

@@ -98,7 +98,7 @@ def test_logout_all_is_seen_by_the_very_next_check(verifier_store: CachedRevocat
 def test_refresh_reuse_revokes_the_session_at_once(verifier_store: CachedRevocationCheck, auth_store: Sessions) -> None:
     access = revocable_claims()
     refresh = {**revocable_claims(sub=access["sub"], sid=access["sid"])}
-    auth_store.start_family(str(refresh["sid"]), str(refresh["jti"]), 600)
+    auth_store.start_session({**refresh, "client_id": "web-app"}, 600)
     warmed(verifier_store, access)
     auth_store.rotate(refresh, str(uuid.uuid4()), 600)
     assert verifier_store.is_revoked(access) is False
