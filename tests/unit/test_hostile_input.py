@@ -62,3 +62,24 @@ def test_a_trailing_newline_does_not_make_a_lookalike_username(actions: Actions,
         "/users", json={"username": user["username"] + "\n", "password": "a long enough password"}
     )
     assert response.status_code == 400
+
+
+OAUTH_ENDPOINTS = ["/auth/token", "/oauth/revoke", "/oauth/introspect"]
+HOSTILE_FORMS = {
+    "invalid-utf8": b"token=%ff%fe&client_id=web-app&grant_type=client_credentials",
+    "nul-character": b"token=a%00b&client_id=web%00app&grant_type=client%00credentials",
+    "lone-percent": b"token=%&client_id=%zz&grant_type=%",
+    "repeated-parameter": b"token=a&token=b&client_id=web-app&client_id=x&grant_type=client_credentials",
+    "oversized-token": b"client_id=web-app&grant_type=client_credentials&token=" + b"a" * 9000,
+    "binary": bytes(range(256)),
+}
+
+
+@pytest.mark.parametrize("path", OAUTH_ENDPOINTS)
+@pytest.mark.parametrize("body", list(HOSTILE_FORMS.values()), ids=list(HOSTILE_FORMS))
+def test_hostile_forms_at_the_oauth_endpoints_are_clean_4xx(services: Services, path: str, body: bytes) -> None:
+    response = services.auth.test_client().post(
+        path, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert 400 <= response.status_code < 500, response.get_data(as_text=True)[:300]
+    assert set(response.json) >= {"error", "message", "error_description"}

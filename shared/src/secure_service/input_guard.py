@@ -3,7 +3,8 @@
 webargs turns only ``JSONDecodeError`` into a 400; other failures of ``json.loads`` on
 hostile bodies (a 5000-digit integer, 10000 nested arrays) would surface as 500s. NUL
 characters and unpaired surrogates pass JSON parsing and schema validation but make
-PostgreSQL, SQLite or Argon2 fail later, so they are refused here as well.
+PostgreSQL, SQLite or Argon2 fail later, so they are refused here as well, in JSON bodies
+and in URL-encoded forms (the OAuth endpoints').
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import Flask, request
 
@@ -41,10 +43,25 @@ def _has_unstorable_text(document: Any) -> bool:
     return False
 
 
+def _check_form() -> None:
+    # Werkzeug decodes a form leniently (an invalid byte becomes U+FFFD), so a token or a
+    # client id the client never sent would reach the view: refuse it instead.
+    body = request.get_data(cache=True)  # enforces MAX_CONTENT_LENGTH (413); the form parser reuses it
+    try:
+        fields = parse_qsl(body.decode("ascii"), keep_blank_values=True, encoding="utf-8", errors="strict")
+    except (UnicodeDecodeError, ValueError) as e:
+        raise InvalidRequest("The form is not valid URL-encoded UTF-8.") from e
+    if _has_unstorable_text([text for field in fields for text in field]):
+        raise InvalidRequest("Text may not contain NUL or unpaired surrogate characters.")
+
+
 def check_request() -> None:
     """``before_request`` hook: a clean 400/404 for input no view could handle."""
     if _UNSTORABLE.search(request.path):
         raise NotFound()
+    if request.mimetype == "application/x-www-form-urlencoded":
+        _check_form()
+        return
     if not request.is_json:
         return
     body = request.get_data(cache=True)  # enforces MAX_CONTENT_LENGTH (413)
