@@ -145,6 +145,10 @@ def print_table(results: dict[str, Any]) -> None:
         "logout seen by users": results["revocation"]["users"],
         "logout seen by orders": results["revocation"]["orders"],
         "refused request again (probe floor)": results["revocation"]["probe_floor"],
+        "introspect an active access token": results["introspect"],
+        "token exchange for users_service (a new subject token each)": results["exchange"],
+        "POST /orders, one token (exchanged once, then cached)": results["exchange_cache"]["one_token"]["latency"],
+        "POST /orders, a fresh token each (an exchange each)": results["exchange_cache"]["fresh_tokens"]["latency"],
     }
     for name, row in rows.items():
         table.add_row(name, f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}", str(row["samples"]))
@@ -161,6 +165,23 @@ def print_table(results: dict[str, Any]) -> None:
         }.items():
             table.add_row(name, f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}", str(row["samples"]))
         table.add_row("compose: up --build --wait (s)", f"{composed['cold_start_seconds']:.1f}", "", "1")
+    console.print(table)
+
+    cache = results["exchange_cache"]
+    table = Table(title="orders_service's exchanged-token cache: POST /orders")
+    for column in ("caller token", "p50 ms", "p99 ms", "orders", "exchanges", "exchanges / order"):
+        table.add_column(column, justify="right" if column != "caller token" else "left")
+    for name, case in (("one for every order", "one_token"), ("a fresh one per order", "fresh_tokens")):
+        row = cache[case]
+        table.add_row(
+            name,
+            f"{row['latency']['p50_ms']:.2f}",
+            f"{row['latency']['p99_ms']:.2f}",
+            str(row["latency"]["samples"]),
+            str(row["exchanges"]),
+            f"{row['exchanges_per_order']:.3f}",
+        )
+    table.add_row("fresh / one, p50", f"{cache['ratio_p50']:.2f}", "", "", "", "")
     console.print(table)
 
     table = Table(title="targets")
@@ -219,13 +240,18 @@ def chart(results: dict[str, Any], path: Path) -> None:
     flows = {
         "login": results["login"],
         "refresh": results["refresh"],
-        "logout→users": results["revocation"]["users"],
-        "logout→orders": results["revocation"]["orders"],
+        "logout\n→users": results["revocation"]["users"],
+        "logout\n→orders": results["revocation"]["orders"],
+        "intro-\nspect": results["introspect"],
+        "ex-\nchange": results["exchange"],
+        "order,\n1 token": results["exchange_cache"]["one_token"]["latency"],
+        "order,\nfresh": results["exchange_cache"]["fresh_tokens"]["latency"],
     }
     positions = range(len(flows))
     flow_axes.bar([p - 0.2 for p in positions], [f["p50_ms"] for f in flows.values()], width=0.4, label="p50")
     flow_axes.bar([p + 0.2 for p in positions], [f["p99_ms"] for f in flows.values()], width=0.4, label="p99")
     flow_axes.set_xticks(list(range(len(flows))), list(flows))
+    flow_axes.tick_params(axis="x", labelsize=8)
     flow_axes.set_yscale("log")
     flow_axes.set_ylabel("milliseconds (log scale)")
     flow_axes.set_title("token flows")

@@ -10,7 +10,9 @@ production defaults), then measures in one run:
   (b) the verifier in-process against a bare PyJWT decode plus one Redis round trip;
   (c) login and refresh latency;
   (d) how soon a logout is seen by users_service and orders_service;
-  (e) cold start of the stack until every service is ready.
+  (e) cold start of the stack until every service is ready;
+  (f) introspection and token exchange latency, and what orders_service's cache of
+      exchanged tokens saves an order (``POST /orders``, one token against a fresh one each).
 
 Writes ``results.json`` and ``chart.png`` to the results folder and prints a table with
 each target and whether it is met.
@@ -39,8 +41,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench import flows, inprocess, report  # noqa: E402
 from bench.wrk import LoadResult, run_wrk  # noqa: E402
-from tests.e2e.stacks import LocalProcesses, Secrets, wait_ready  # noqa: E402 - the e2e suite's local stacks
-from tests.support import free_port  # noqa: E402
+from tests.e2e.stacks import CLIENT_ID, LocalProcesses, Secrets, wait_ready  # noqa: E402 - the e2e suite's local stacks
+from tests.support import free_port, stack_services  # noqa: E402
+
+#: The variable holding orders_service's OAuth client secret (deploy/services.toml).
+ORDERS_CLIENT_SECRET = next(s.client_secret for s in stack_services() if s.name == flows.ORDERS_CLIENT_ID)
 
 #: A process group leader, a plain endpoint and an authenticated endpoint of one service.
 Pair = tuple[int, str, str]
@@ -64,16 +69,18 @@ def process_cpu_seconds(group_leader: int) -> float:
 
 
 @contextmanager
-def started_stack(data: Path) -> Iterator[tuple[LocalProcesses, float]]:
-    """A running stack and how many seconds it took from launch to every /readyz answering."""
+def started_stack(data: Path) -> Iterator[tuple[LocalProcesses, Secrets, float]]:
+    """A running stack, its secrets, and how many seconds it took from launch to every /readyz answering."""
     data.mkdir(parents=True)
     # Production defaults: none of the e2e suite's test settings. The caller's environment
-    # (WEB_CONCURRENCY, GUNICORN_THREADS, the cache sizes…) reaches every process.
-    processes = LocalProcesses(data, Secrets.generate(), settings={})
+    # (WEB_CONCURRENCY, GUNICORN_THREADS, the cache sizes…) reaches every process. The
+    # secrets define the e2e suite's client (CLIENT_ID), which may introspect.
+    keys = Secrets.generate()
+    processes = LocalProcesses(data, keys, settings={})
     start = time.perf_counter()
     processes.start()
     try:
-        yield processes, time.perf_counter() - start
+        yield processes, keys, time.perf_counter() - start
     finally:
         processes.stop()
 
@@ -201,9 +208,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-stack-") as scratch:
         cold_starts = []
         for attempt in range(args.cold_starts - 1):
-            with started_stack(Path(scratch) / f"cold-{attempt}") as (_, seconds):
+            with started_stack(Path(scratch) / f"cold-{attempt}") as (_, _keys, seconds):
                 cold_starts.append(seconds)
-        with started_stack(Path(scratch) / "measured") as (processes, seconds):
+        with started_stack(Path(scratch) / "measured") as (processes, keys, seconds):
             cold_starts.append(seconds)
             report.say(f"stack ready in {seconds:.1f}s; measuring")
             client = flows.Flows(processes.url("auth"), processes.url("users"), processes.url("orders"))
@@ -232,9 +239,14 @@ def main() -> int:
             login = client.login_latency(username, 10 if args.quick else 30)
             refresh = client.refresh_latency(username, 30 if args.quick else 100)
             revocation = client.revocation_propagation(username, 10 if args.quick else 80)
+            report.say("introspection, token exchange, orders with one token and with fresh ones")
+            orders_client = (flows.ORDERS_CLIENT_ID, processes.dev_secret(ORDERS_CLIENT_SECRET))
+            introspect = client.introspect_latency(token, (CLIENT_ID, keys.client_secret), 50 if args.quick else 300)
+            exchange = client.exchange_latency(username, orders_client, 40 if args.quick else 200)
+            exchange_cache = client.exchange_cache(username, 40 if args.quick else 200)
         composed = measure_compose(Path(scratch), quick=args.quick) if args.compose else None
 
-    results = {
+    results: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "settings": {
@@ -251,6 +263,9 @@ def main() -> int:
         "login": asdict(login),
         "refresh": asdict(refresh),
         "revocation": asdict(revocation),
+        "introspect": asdict(introspect),
+        "exchange": asdict(exchange),
+        "exchange_cache": exchange_cache.summary(),
         "cold_start_seconds": cold_starts,
         "compose": composed,
     }

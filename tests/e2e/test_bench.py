@@ -34,7 +34,15 @@ def test_the_benchmark_measures_everything_it_reports(tmp_path: Path) -> None:
     # A logged-out token was refused by the very first request after logout returned.
     assert results["revocation"]["accepted_after_logout"] == 0
     assert results["revocation"]["users"]["samples"] > 0 and results["revocation"]["orders"]["samples"] > 0
+    assert results["introspect"]["samples"] > 0 and results["exchange"]["samples"] > 0
+    # orders_service exchanges a caller's token once per worker and keeps the result, so
+    # one token over many orders costs a few exchanges, and a fresh token one per order.
+    cache = results["exchange_cache"]
+    assert cache["one_token"]["latency"]["samples"] > 0 and cache["fresh_tokens"]["latency"]["samples"] > 0
+    assert 1 <= cache["one_token"]["exchanges"] and cache["one_token"]["exchanges_per_order"] < 0.5
+    assert cache["fresh_tokens"]["exchanges_per_order"] == 1
+    assert cache["ratio_p50"] > 0
     assert results["cold_start_seconds"]
     assert {t["name"] for t in results["targets"]} and all("met" in t for t in results["targets"])
     assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
-    assert "targets" in completed.stdout
+    assert "targets" in completed.stdout and "exchanged-token cache" in completed.stdout
