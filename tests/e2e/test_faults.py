@@ -86,9 +86,23 @@ def test_auth_service_down_does_not_stop_verification(client: Client, stack: Sta
         for _ in range(5):  # several requests, so several gunicorn workers answer
             assert timed(lambda: client.me(access)).status_code == 200
             assert timed(lambda: client.orders(access)).status_code == 200
-        created = timed(lambda: client.post(f"{stack.orders}/orders", access, {"item": "offline", "quantity": 1}))
-        assert created.status_code == 201
     assert eventually(lambda: requests.get(f"{stack.auth}/readyz", timeout=5).status_code == 200, RECOVERY_SECONDS)
+
+
+def test_auth_service_down_makes_a_new_order_a_clear_503(client: Client, stack: Stack) -> None:
+    # Placing an order needs a token exchanged at auth_service (orders_service never relays
+    # the caller's own token): with auth_service down, a token not yet exchanged cannot
+    # place one. The answer is a quick 503 the client may retry, never a relayed token.
+    _user, tokens = client.new_user()
+    access = tokens["access_token"]
+    with service_down(stack, "auth_service"):
+        created = timed(lambda: client.post(f"{stack.orders}/orders", access, {"item": "offline", "quantity": 1}))
+        assert created.status_code == 503
+        assert created.json()["error"] == "service_unavailable" and "Retry-After" in created.headers
+        assert client.orders(access).json()["orders"] == []  # nothing was placed
+    assert eventually(lambda: requests.get(f"{stack.auth}/readyz", timeout=5).status_code == 200, RECOVERY_SECONDS)
+    created = client.post(f"{stack.orders}/orders", access, {"item": "back", "quantity": 1})
+    assert created.status_code == 201
 
 
 def test_users_service_down_makes_login_a_clear_503(client: Client, stack: Stack) -> None:
