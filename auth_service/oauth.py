@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from apiflask import APIBlueprint
@@ -38,22 +37,24 @@ CLIENT_CREDENTIALS = "client_credentials"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 GRANT_TYPES = (CLIENT_CREDENTIALS, TOKEN_EXCHANGE)
-#: Parameters RFC 8693 lets a client repeat; every other one appears once (RFC 6749 §3.1).
-_REPEATABLE = frozenset({"audience", "resource"})
+#: The parameters these endpoints read. Each appears once (RFC 6749 §3.1), but those RFC
+#: 8693 lets a client repeat; any other parameter is ignored (RFC 6749 §3.2).
+_ONCE_ONLY = (frozenset(schemas.TokenRequestIn().fields) | frozenset(schemas.TokenIn().fields)) - {
+    "audience",
+    "resource",
+}
 
 
 @bp.before_request
 def _each_parameter_once_and_a_known_grant() -> None:
-    for name in request.form:
-        if name not in _REPEATABLE and len(request.form.getlist(name)) > 1:
+    for name in _ONCE_ONLY:
+        if len(request.form.getlist(name)) > 1:
             raise InvalidRequest(f"The parameter {name} appears more than once.")
-    if request.endpoint == "oauth.token":
+    grant = request.form.get("grant_type")
+    if request.endpoint == "oauth.token" and grant is not None and grant not in GRANT_TYPES:
         # Before the schema (which lists the grant types, so the document says which work):
         # an unknown grant is RFC 6749's unsupported_grant_type, not a generic invalid_request.
-        body = request.form if request.form else request.get_json(silent=True)
-        grant = body.get("grant_type") if isinstance(body, Mapping) else None
-        if isinstance(grant, str) and grant not in GRANT_TYPES:
-            raise UnsupportedGrantType()
+        raise UnsupportedGrantType()
 
 
 @bp.after_request
@@ -71,7 +72,7 @@ def _oauth_response(response: Response) -> Response:
 
 
 @bp.post("/auth/token")
-@bp.input(schemas.TokenRequestIn, location="json_or_form", arg_name="body")
+@bp.input(schemas.TokenRequestIn, location="form", arg_name="body")
 @bp.output(schemas.TokenOut)
 @bp.doc(
     security=[{"ClientSecretBasic": []}, {}],
@@ -166,7 +167,7 @@ def _token_exchange(client: ServiceClient, body: dict[str, Any]) -> dict[str, An
 
 def _exchange_audience(body: dict[str, Any]) -> str:
     """The one service the exchanged token is for: ``audience``, else the one its scopes name."""
-    audiences = request.form.getlist("audience") if request.form else [body["audience"]] if "audience" in body else []
+    audiences = request.form.getlist("audience")
     if not audiences:
         named = {AUDIENCE_BY_SCOPE_PREFIX.get(s.split(":")[0]) for s in body.get("scope", "").split()}
         audiences = [a for a in named if a]

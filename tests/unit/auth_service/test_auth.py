@@ -298,7 +298,7 @@ def test_a_service_token_for_users_is_refused_by_orders(
 ) -> None:
     response = auth_client.post(
         "/auth/token",
-        json={
+        data={
             "grant_type": "client_credentials",
             "client_id": "reporting",
             "client_secret": services.client_secret,
@@ -331,7 +331,7 @@ def test_a_service_token_for_users_is_refused_by_orders(
     ],
 )
 def test_bad_client_credentials(auth_client: FlaskClient, body: dict[str, Any], status: int, error: str) -> None:
-    response = auth_client.post("/auth/token", json=body)
+    response = auth_client.post("/auth/token", data=body)
     assert response.status_code == status
     assert response.json["error"] == error
 
@@ -339,7 +339,7 @@ def test_bad_client_credentials(auth_client: FlaskClient, body: dict[str, Any], 
 def test_a_client_cannot_ask_for_scopes_it_was_not_given(services: Services, auth_client: FlaskClient) -> None:
     response = auth_client.post(
         "/auth/token",
-        json={
+        data={
             "grant_type": "client_credentials",
             "client_id": "reporting",
             "client_secret": services.client_secret,

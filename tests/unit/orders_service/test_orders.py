@@ -94,7 +94,7 @@ def test_orders_need_a_token_with_orders_scope(services: Services, orders_client
         services.auth.test_client()
         .post(
             "/auth/token",
-            json={
+            data={
                 "grant_type": "client_credentials",
                 "client_id": "reporting",
                 "client_secret": services.client_secret,
