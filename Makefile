@@ -89,6 +89,7 @@ walkthrough: install
 	@if docker compose ps --quiet 2>/dev/null | grep -q .; then file=.env; else file=var/dev.env; fi; \
 	if [ -z "$$ADMIN_PASSWORD" ]; then export ADMIN_PASSWORD="$$(sed -n 's/^ADMIN_PASSWORD=//p' $$file)"; fi; \
 	if [ -z "$$ADMIN_USERNAME" ]; then export ADMIN_USERNAME="$$(sed -n 's/^ADMIN_USERNAME=//p' $$file)"; fi; \
+	if [ -z "$$ORDERS_SERVICE_CLIENT_SECRET" ]; then export ORDERS_SERVICE_CLIENT_SECRET="$$(sed -n 's/^ORDERS_SERVICE_CLIENT_SECRET=//p' $$file)"; fi; \
 	$(BIN)/python scripts/walkthrough.py
 
 ## What authentication costs per request: starts its own stack on free ports, prints a

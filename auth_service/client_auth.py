@@ -64,7 +64,7 @@ def identify_client(form: Mapping[str, str], *, allow_public: bool) -> ServiceCl
         return _confidential(posted_id, posted_secret, scheme=None)
     if allow_public and posted_id == auth_state().settings.public_client_id:
         return PublicClient(posted_id)
-    audit("client_auth_failed", client_id=posted_id)
+    audit("client_auth_failed", client_id=posted_id[:64])
     raise InvalidClient()
 
 

@@ -1,8 +1,9 @@
 """orders_service's calls to users_service, with a token exchanged for the caller's (RFC 8693).
 
 orders_service never sends the caller's own token to another service: that token is good
-at every service, so a compromised orders_service could replay it anywhere. It exchanges
-it at auth_service for one that only users_service accepts, with only ``users:read``,
+at every service, so users_service (or anything between) would then hold a token it could
+replay anywhere. It exchanges it at auth_service for one that only users_service accepts,
+with only ``users:read``,
 naming orders_service as the actor (``act``), living no longer than the caller's token
 and dying with the caller's session (the same ``sid``).
 

@@ -9,7 +9,9 @@ written.
 
 Environment: AUTH_URL, USERS_URL, ORDERS_URL (default http://localhost:8001, 8002, 8003),
 ADMIN_PASSWORD (the stack's admin password), ADMIN_USERNAME (its name, default admin),
-TUTORIAL (default docs/tutorial.md).
+ORDERS_SERVICE_CLIENT_SECRET (orders_service's client secret, for the token-exchange
+section; make walkthrough reads all three from .env or var/dev.env), TUTORIAL (default
+docs/tutorial.md).
 """
 
 from __future__ import annotations

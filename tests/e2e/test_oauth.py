@@ -29,7 +29,14 @@ ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 def metadata(stack: Stack) -> dict[str, Any]:
     response = requests.get(f"{stack.auth}/.well-known/oauth-authorization-server", timeout=10)
     assert response.status_code == 200
-    return dict(response.json())
+    document = dict(response.json())
+    # The endpoints are under the issuer's public URL; the stack under test publishes
+    # auth_service on a free port instead, so the same paths are reached there.
+    issuer = document["issuer"].rstrip("/")
+    for name in [name for name in document if name.endswith("_endpoint")]:
+        assert document[name].startswith(issuer + "/")
+        document[name] = stack.auth + document[name].removeprefix(issuer)
+    return document
 
 
 def orders_service_client(stack: Stack, method: str = "client_secret_basic") -> OAuth2Session:

@@ -18,6 +18,8 @@ def walk(stack: Stack, tutorial: Path) -> subprocess.CompletedProcess[str]:
         "ORDERS_URL": stack.orders,
         "ADMIN_USERNAME": stack.admin_username,
         "ADMIN_PASSWORD": stack.admin_password,
+        # The tutorial's token exchange by hand, as orders_service's client.
+        "ORDERS_SERVICE_CLIENT_SECRET": stack.service_environment("orders_service")["ORDERS_SERVICE_CLIENT_SECRET"],
         "TUTORIAL": str(tutorial),
         "COLUMNS": "200",
     }

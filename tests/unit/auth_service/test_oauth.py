@@ -522,3 +522,24 @@ def test_metadata_lists_exactly_what_works(actions: Actions, services: Services,
     for method in document["revocation_endpoint_auth_methods_supported"]:
         response = auth_client.post(path["revocation_endpoint"], **authenticated(method, {"token": "x"}))
         assert response.status_code == 200, method
+
+
+# --- audit trail ------------------------------------------------------------------------
+
+
+def test_revocations_exchanges_and_failed_client_logins_are_audited(
+    actions: Actions, services: Services, auth_client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="audit")
+    user, tokens = actions.new_user()
+    exchange(auth_client, services, tokens["access_token"])
+    auth_client.post("/oauth/revoke", data={"token": tokens["refresh_token"], "client_id": "web-app"})
+    auth_client.post("/oauth/introspect", data={"token": "x"}, auth=(services.client_id, "wrong" * 8))
+    events = {getattr(r, "event", None): r for r in caplog.records if r.name == "audit"}
+    refresh = claims_of(tokens["refresh_token"])
+    assert events["token_exchanged"].sub == user["id"]
+    assert events["token_exchanged"].subject_jti == claims_of(tokens["access_token"])["jti"]
+    assert events["token_revoked"].jti == refresh["jti"] and events["token_revoked"].kind == "refresh"
+    assert events["client_auth_failed"].client_id == services.client_id
+    for secret in (tokens["access_token"], tokens["refresh_token"], services.client_secret):
+        assert secret not in caplog.text

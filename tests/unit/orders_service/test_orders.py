@@ -107,7 +107,7 @@ def test_orders_need_a_token_with_orders_scope(services: Services, orders_client
     assert place(orders_client, token).status_code == 403
 
 
-def test_create_relays_the_callers_token_to_users_service(
+def test_a_disabled_user_cannot_place_an_order(
     services: Services, actions: Actions, orders_client: FlaskClient
 ) -> None:
     user, tokens = actions.new_user()
