@@ -62,7 +62,6 @@ class OAuthForm(Schema):
 
 class TokenRequestIn(OAuthForm):
     grant_type = String(
-        required=True,
         validate=OneOf(["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"]),
     )
     scope = String(validate=Length(0, 512))

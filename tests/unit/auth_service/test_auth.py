@@ -326,7 +326,7 @@ def test_a_service_token_for_users_is_refused_by_orders(
             "invalid_client",
         ),
         ({"grant_type": "client_credentials", "client_id": "reporting"}, 401, "invalid_client"),
-        ({"client_id": "reporting", "client_secret": "wrong" * 8}, 400, "invalid_request"),
+        ({"client_id": "reporting", "client_secret": "wrong" * 8}, 401, "invalid_client"),
         ({"grant_type": "password", "client_id": "reporting", "client_secret": "x"}, 400, "unsupported_grant_type"),
     ],
 )

@@ -81,7 +81,7 @@ def test_two_authentication_methods_at_once_are_refused(services: Services, auth
 @pytest.mark.parametrize(
     ("form", "status", "error"),
     [
-        pytest.param({}, 400, "invalid_request", id="no-grant-type"),
+        pytest.param({"grant_type": ""}, 400, "unsupported_grant_type", id="empty-grant-type"),
         pytest.param({"grant_type": "password"}, 400, "unsupported_grant_type", id="password-grant"),
         pytest.param({"grant_type": "refresh_token"}, 400, "unsupported_grant_type", id="refresh-grant"),
         pytest.param({"grant_type": "client_credentials", "scope": "users:write"}, 400, "invalid_scope", id="scope"),
@@ -543,3 +543,13 @@ def test_revocations_exchanges_and_failed_client_logins_are_audited(
     assert events["client_auth_failed"].client_id == services.client_id
     for secret in (tokens["access_token"], tokens["refresh_token"], services.client_secret):
         assert secret not in caplog.text
+
+
+def test_a_first_version_client_credentials_call_still_works(services: Services, auth_client: FlaskClient) -> None:
+    # DESIGN.md's client-credentials call: JSON, and no grant_type.
+    response = auth_client.post(
+        "/auth/token",
+        json={"client_id": services.client_id, "client_secret": services.client_secret, "scope": "users:read"},
+    )
+    assert response.status_code == 200, response.json
+    assert claims_of(response.json["access_token"])["aud"] == ["users_service"]
