@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+# Piped (make's log, the e2e test), not 80 columns: the load table's rows would be cut.
+console = Console(width=None if sys.stdout.isatty() else 180)
 
-#: The targets the benchmark was asked to reach and keep (never asserted by a test).
-HTTP_RATIO_MIN = 0.65
-VERIFIER_RATIO_MAX = 1.5
+#: The targets the benchmark was asked to reach and keep (never asserted by a test): issue 14.
+HEALTHZ_TO_BARE_MIN = 0.90
+MIX_TO_BARE_MIN = 0.45
+VERIFIER_RATIO_MAX = 1.2
+AUTH_P99_ADDED_MS_MAX = 1.0
 REVOCATION_MS_MAX = 10.0
+
+#: The rows the targets are about (bench/run.py's row_name).
+BARE, NAIVE = "bare /plain", "bare /naive, token mix"
+USERS_HEALTHZ, USERS_MIX = "users_service /healthz", "users_service /users/me, token mix"
+ORDERS_MIX = "orders_service /orders, token mix"
+COST_PLAIN, COST_MIX = "auth_cost_app /plain", "auth_cost_app /authenticated, token mix"
 
 
 def say(message: str) -> None:
@@ -26,27 +36,38 @@ Row = tuple[str, float, float, str, str]
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target with the measured value, whether it is met, by how much and why it is missed."""
+    http = results["http"]
     rows: list[Row] = [
         (
-            "authenticated / plain throughput, auth_cost_app",
-            results["http"]["auth_cost_app"]["ratio"],
-            HTTP_RATIO_MIN,
+            "users_service /healthz req/s ÷ bare Flask /plain",
+            http[USERS_HEALTHZ]["ratio_to_bare"],
+            HEALTHZ_TO_BARE_MIN,
             "min",
-            "",
+            _service_floor(http),
+        ),
+        *(
+            (
+                f"{name} req/s ÷ bare Flask /plain",
+                http[name]["ratio_to_bare"],
+                MIX_TO_BARE_MIN,
+                "min",
+                _endpoint_cost(http, name),
+            )
+            for name in (USERS_MIX, ORDERS_MIX)
         ),
         (
-            "authenticated / plain throughput, users_service (/users/me also reads the database)",
-            results["http"]["users_service"]["ratio"],
-            HTTP_RATIO_MIN,
-            "min",
-            _beyond_authentication(results["http"]),
-        ),
-        (
-            "verifier on a new token / (bare PyJWT decode, then one Redis round trip)",
+            "verifier as deployed on a new token ÷ (bare PyJWT decode of a new token, then one Redis round trip)",
             results["verifier"]["ratio_to_floor"],
             VERIFIER_RATIO_MAX,
             "max",
-            "",
+            _verifier_cost(results["verifier"]),
+        ),
+        (
+            "p99 added by authentication (ms): auth_cost_app /authenticated under the token mix − its /plain",
+            http[COST_MIX]["summary"]["p99_ms"] - http[COST_PLAIN]["summary"]["p99_ms"],
+            AUTH_P99_ADDED_MS_MAX,
+            "max",
+            _p99_added(results),
         ),
         *_revocation_rows("", results["revocation"]),
     ]
@@ -68,15 +89,57 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _beyond_authentication(http: dict[str, Any]) -> str:
-    def extra_cpu(pair: str) -> float:
-        summary = http[pair]["summary"]
-        return float(summary["authenticated"]["cpu_us_per_request"] - summary["plain"]["cpu_us_per_request"])
+def _cpu(http: dict[str, Any], name: str) -> float:
+    return float(http[name]["summary"]["cpu_us_per_request"])
 
+
+def _service_floor(http: dict[str, Any]) -> str:
+    ratio = http[USERS_HEALTHZ]["ratio_to_bare"]
+    cpu, bare = _cpu(http, USERS_HEALTHZ), _cpu(http, BARE)
     return (
-        f"/users/me costs {extra_cpu('users_service'):.0f} µs of worker CPU more than /healthz; authentication"
-        f" alone costs {extra_cpu('auth_cost_app'):.0f} (auth_cost_app): the rest is the database read and the"
-        " profile it returns"
+        f"{ratio:.2f} × bare, {HEALTHZ_TO_BARE_MIN - ratio:.2f} short: /healthz costs {cpu:.0f} µs of worker CPU"
+        f" per request against bare /plain's {bare:.0f}, so the service's own path (middleware, access log,"
+        f" metrics, framework layers) adds {cpu - bare:.0f} µs before any token is looked at"
+    )
+
+
+def _endpoint_cost(http: dict[str, Any], name: str) -> str:
+    row = http[name]
+    ratio, healthz = row["ratio_to_bare"], row["healthz"]
+    cpu, own, bare, naive = _cpu(http, name), _cpu(http, healthz), _cpu(http, BARE), _cpu(http, NAIVE)
+    return (
+        f"{ratio:.2f} × bare, {MIX_TO_BARE_MIN - ratio:.2f} short ({row['ratio_to_healthz']:.2f} × its own"
+        f" /healthz): {cpu:.0f} µs of worker CPU per request against bare /plain's {bare:.0f}, of which"
+        f" {own - bare:.0f} the service's own path (its /healthz) and {cpu - own:.0f} the endpoint (a new"
+        f" token's verification, {row['summary']['redis_mget_per_request']:.2f} Redis MGET per request, the"
+        f" database read, the answer); the naive app reaches {http[NAIVE]['ratio_to_bare']:.2f} × bare at"
+        f" {naive:.0f} µs"
+    )
+
+
+def _verifier_cost(verifier: dict[str, Any]) -> str:
+    return (
+        f"{verifier['ratio_to_floor']:.2f} × floor, {verifier['ratio_to_floor'] - VERIFIER_RATIO_MAX:.2f} over:"
+        f" {verifier['verifier_new_us']:.0f} µs against {verifier['floor_us']:.0f} (decode"
+        f" {verifier['bare_decode_us']:.0f}, Redis {verifier['redis_round_trip_us']:.0f}); with its caches off"
+        f" {verifier['verifier_uncached_us']:.0f} µs, so missing both caches and remembering the token costs"
+        f" {verifier['verifier_new_us'] - verifier['verifier_uncached_us']:.0f}"
+    )
+
+
+def _p99_added(results: dict[str, Any]) -> str:
+    http = results["http"]
+    cost, plain = http[COST_MIX]["summary"], http[COST_PLAIN]["summary"]
+    added = cost["p99_ms"] - plain["p99_ms"]
+    naive = http[NAIVE]["summary"]["p99_ms"] - http[BARE]["summary"]["p99_ms"]
+    settings = results["settings"]
+    return (
+        f"{added:.2f} ms, {added - AUTH_P99_ADDED_MS_MAX:.2f} over: p99 {cost['p99_ms']:.2f} against"
+        f" {plain['p99_ms']:.2f} ms, p50 {cost['p50_ms'] - plain['p50_ms']:+.2f} ms, worker CPU"
+        f" {cost['cpu_us_per_request'] - plain['cpu_us_per_request']:+.0f} µs per request; with"
+        f" {settings['connections']} connections on {settings['gunicorn']['workers']} workers a request queues"
+        f" behind several others, so each µs of service time shows several times over in p99 (the naive app"
+        f" adds {naive:.2f} ms to bare /plain)"
     )
 
 
@@ -105,35 +168,51 @@ def _revocation_rows(prefix: str, revocation: dict[str, Any]) -> list[Row]:
 
 
 def print_table(results: dict[str, Any]) -> None:
-    table = Table(title="under wrk (medians of the rounds)")
-    for column in ("service", "endpoint", "req/s", "p50 ms", "p99 ms", "worker CPU µs/req", "auth / plain"):
-        table.add_column(column, justify="left" if column in ("service", "endpoint") else "right")
-    for service, pair in results["http"].items():
-        for kind, row in pair["summary"].items():
-            table.add_row(
-                service,
-                "/" + pair["endpoints"][kind].split("/", 3)[-1],
-                f"{row['per_second']:.0f}",
-                f"{row['p50_ms']:.2f}",
-                f"{row['p99_ms']:.2f}",
-                f"{row['cpu_us_per_request']:.0f}",
-                f"{pair['ratio']:.2f}" if kind == "authenticated" else "",
-            )
+    table = Table(title="under wrk, the same alternating rounds (medians of the rounds)")
+    columns = (
+        "endpoint",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "worker CPU µs/req",
+        "Redis MGET/req",
+        "tokens sent",
+        "× bare /plain",
+        "× own /healthz",
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column == "endpoint" else "right")
+    mix_tokens = results["mix"]["mints"][-1]["tokens"]
+    for name, row in results["http"].items():
+        summary = row["summary"]
+        sent = {"none": "", "one": "1 token"}.get(row["tokens"], f"{row['tokens_sent']} of {mix_tokens}")
+        table.add_row(
+            name,
+            f"{summary['per_second']:.0f}",
+            f"{summary['p50_ms']:.2f}",
+            f"{summary['p99_ms']:.2f}",
+            f"{summary['cpu_us_per_request']:.0f}",
+            f"{summary['redis_mget_per_request']:.2f}",
+            sent,
+            f"{row['ratio_to_bare']:.2f}",
+            f"{row['ratio_to_healthz']:.2f}",
+        )
     console.print(table)
 
     verifier = results["verifier"]
-    table = Table(title="verifier in-process (median µs per call)")
-    columns = {
-        "verifier, new token": "verifier_us",
+    table = Table(title=f"verifier in-process (median µs per call, {verifier['calls_per_operation']} calls each)")
+    columns_by_key = {
+        "verifier, new token (deployed: caches on)": "verifier_new_us",
+        "verifier, new token, caches off": "verifier_uncached_us",
         "verifier, same token again": "verifier_repeat_us",
-        "FJE verify_jwt_in_request": "flask_jwt_extended_us",
-        "bare PyJWT decode": "bare_decode_us",
+        "FJE verify_jwt_in_request (one token, caches off)": "flask_jwt_extended_us",
+        "bare PyJWT decode, new token": "bare_decode_us",
         "Redis round trip": "redis_round_trip_us",
         "floor (decode, then RTT)": "floor_us",
     }
-    for column in columns:
+    for column in columns_by_key:
         table.add_column(column, justify="right")
-    table.add_row(*(f"{verifier[k]:.1f}" for k in columns.values()))
+    table.add_row(*(f"{verifier[k]:.1f}" for k in columns_by_key.values()))
     console.print(table)
 
     table = Table(title="token flows (ms)")
@@ -200,18 +279,19 @@ def chart(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")  # no screen here; write the file only
     import matplotlib.pyplot as plt
 
-    figure, (load_axes, verifier_axes, flow_axes) = plt.subplots(1, 3, figsize=(16, 5))
-    services = list(results["http"])
-    positions = range(len(services))
-    for offset, kind in ((-0.2, "plain"), (0.2, "authenticated")):
-        values = [results["http"][s]["summary"][kind]["per_second"] for s in services]
-        bars = load_axes.bar([p + offset for p in positions], values, width=0.4, label=kind)
-        load_axes.bar_label(bars, fmt="%.0f")
-    load_axes.margins(y=0.15)  # room for the labels above the bars
-    load_axes.set_xticks(list(positions), [f"{s}\nratio {results['http'][s]['ratio']:.2f}" for s in services])
-    load_axes.set_title(f"throughput, plain vs authenticated (target ratio ≥ {HTTP_RATIO_MIN})")
-    load_axes.set_ylabel("requests per second")
-    load_axes.legend(loc="upper right")
+    figure, (load_axes, verifier_axes, flow_axes) = plt.subplots(1, 3, figsize=(18, 6))
+    names = list(results["http"])
+    rows = [results["http"][name] for name in names]
+    colors = {"none": "#999", "one": "#2ca02c", "mix": "#1f77b4"}
+    bars = load_axes.barh(
+        range(len(names)), [row["summary"]["per_second"] for row in rows], color=[colors[r["tokens"]] for r in rows]
+    )
+    load_axes.bar_label(bars, labels=[f"{row['ratio_to_bare']:.2f} × bare" for row in rows], padding=3, fontsize=8)
+    load_axes.set_yticks(list(range(len(names))), names, fontsize=8)
+    load_axes.invert_yaxis()
+    load_axes.margins(x=0.25)  # room for the labels beside the bars
+    load_axes.set_title("throughput (grey: no token, green: one token, blue: the token mix)", fontsize=9)
+    load_axes.set_xlabel("requests per second")
 
     verifier = results["verifier"]
     bars_by_label = {
@@ -219,7 +299,8 @@ def chart(results: dict[str, Any], path: Path) -> None:
         "Redis\nround trip": ("redis_round_trip_us", "#999"),
         "floor\n(both)": ("floor_us", "#555"),
         "FJE's\nrequest path": ("flask_jwt_extended_us", "#d62728"),
-        "verifier,\nnew token": ("verifier_us", "#1f77b4"),
+        "verifier,\nnew token": ("verifier_new_us", "#1f77b4"),
+        "caches\noff": ("verifier_uncached_us", "#aec7e8"),
         "verifier,\nsame token": ("verifier_repeat_us", "#2ca02c"),
     }
     bars = verifier_axes.bar(
@@ -231,7 +312,10 @@ def chart(results: dict[str, Any], path: Path) -> None:
     verifier_axes.tick_params(axis="x", labelsize=8)
     verifier_axes.margins(y=0.15)
     verifier_axes.axhline(
-        verifier["floor_us"] * VERIFIER_RATIO_MAX, linestyle="--", color="red", label="target: 1.5 × floor"
+        verifier["floor_us"] * VERIFIER_RATIO_MAX,
+        linestyle="--",
+        color="red",
+        label=f"target: {VERIFIER_RATIO_MAX} × floor",
     )
     verifier_axes.set_title(f"verifier in-process, new token: {verifier['ratio_to_floor']:.2f} × floor")
     verifier_axes.set_ylabel("µs per call (median)")

@@ -13,23 +13,65 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
+#: Every row of the load table, and which tokens it is sent.
+ROWS = {
+    "bare /plain": "none",
+    "bare /naive, token mix": "mix",
+    "auth_cost_app /plain": "none",
+    "auth_cost_app /authenticated, token mix": "mix",
+    "users_service /healthz": "none",
+    "users_service /users/me, one token": "one",
+    "users_service /users/me, token mix": "mix",
+    "orders_service /healthz": "none",
+    "orders_service /orders, token mix": "mix",
+}
+
 
 def test_the_benchmark_measures_everything_it_reports(tmp_path: Path) -> None:
     completed = subprocess.run(
-        [sys.executable, "bench/run.py", "--quick", "--results", str(tmp_path)],
+        [sys.executable, "bench/run.py", "--quick", "--check", "--results", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=600,
     )
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    # --check: exit 1 exactly when a target is missed (the short mode's figures are rough).
+    assert (tmp_path / "results.json").exists(), completed.stdout[-3000:] + completed.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
+    missed = [t for t in results["targets"] if not t["met"]]
+    assert completed.returncode == (1 if missed else 0), completed.stdout[-3000:] + completed.stderr[-3000:]
 
-    for pair in ("auth_cost_app", "users_service"):
-        summary = results["http"][pair]["summary"]
+    # The short mode's mix: every token distinct, of many users, smaller than the full one.
+    mix = results["mix"]
+    assert mix["mints"], "no token mix was minted"
+    for mint in mix["mints"]:
+        assert mint["tokens"] == mint["distinct"] == mix["users"] * mix["tokens_per_user"]
+        assert 1000 <= mint["tokens"] < 20_000
+    tokens = mix["mints"][-1]["tokens"]
+
+    http = results["http"]
+    assert {name: row["tokens"] for name, row in http.items()} == ROWS
+    for name, row in http.items():
+        summary = row["summary"]
         # wrk's non-2xx answers abort the run, so these are successful requests only.
-        assert summary["plain"]["per_second"] > 0 and summary["authenticated"]["per_second"] > 0
-    assert results["verifier"]["verifier_us"] > 0 and results["verifier"]["floor_us"] > 0
+        assert summary["per_second"] > 0 and summary["cpu_us_per_request"] > 0, name
+        assert row["ratio_to_bare"] > 0 and row["ratio_to_healthz"] > 0, name
+        assert len(row["rounds"]) == results["settings"]["rounds"], name
+        for run in row["rounds"]:
+            if row["tokens"] == "mix":
+                # Each request carried the next token of the file: none repeated before the list wrapped.
+                assert run["tokens_sent"] >= run["requests"] > 0, name
+                assert run["distinct_tokens"] == min(run["tokens_sent"], tokens), name
+            else:
+                assert run["tokens_sent"] == 0, name
+    assert http["bare /plain"]["ratio_to_bare"] == 1
+    # The naive app reads Redis once per request; /healthz never.
+    assert http["bare /naive, token mix"]["summary"]["redis_mget_per_request"] >= 0.99
+    assert http["users_service /healthz"]["summary"]["redis_mget_per_request"] == 0
+
+    verifier = results["verifier"]
+    assert verifier["verifier_new_us"] > 0 and verifier["floor_us"] > 0
+    assert verifier["tokens"] >= verifier["calls_per_operation"]
     assert results["login"]["samples"] > 0 and results["refresh"]["samples"] > 0
     # A logged-out token was refused by the very first request after logout returned.
     assert results["revocation"]["accepted_after_logout"] == 0
@@ -43,6 +85,11 @@ def test_the_benchmark_measures_everything_it_reports(tmp_path: Path) -> None:
     assert cache["fresh_tokens"]["exchanges_per_order"] == 1
     assert cache["ratio_p50"] > 0
     assert results["cold_start_seconds"]
-    assert {t["name"] for t in results["targets"]} and all("met" in t for t in results["targets"])
+    targets = results["targets"]
+    assert len(targets) == 7 and all("met" in t for t in targets)
+    # A missed target says why, from the run's own figures, and --check prints it.
+    assert all(t["why"] for t in missed)
+    assert completed.stdout.count("missed: ") == len(missed)
     assert (tmp_path / "chart.png").read_bytes().startswith(b"\x89PNG")
+    assert "load round 2/2" in completed.stdout  # progress, section by section
     assert "targets" in completed.stdout and "exchanged-token cache" in completed.stdout
