@@ -139,7 +139,7 @@ def test_a_request_id_follows_the_call_into_the_next_service(services: Services,
         )
     assert response.status_code == 201
     assert response.headers["X-Request-ID"] == request_id
-    # users_service handled the relayed /users/me call under the same id.
+    # users_service handled the /users/me call orders_service made under the same id.
     assert seen_by_users == [request_id]
 
 
@@ -151,3 +151,13 @@ def test_metrics_count_requests_by_endpoint_and_status(actions: Actions) -> None
         in text
     )
     assert "http_request_duration_seconds_bucket" in text
+
+
+def test_a_made_up_method_creates_no_series_of_its_own(actions: Actions) -> None:
+    # Each label value is a series kept for ever: a client must not be able to add them.
+    for method in ("BREW", "PROPFIND-X", "Q" * 40):
+        assert actions.users.open("/healthz", method=method).status_code == 405
+    text = actions.users.get("/metrics").get_data(as_text=True)
+    assert 'method="BREW"' not in text and "PROPFIND" not in text
+    assert 'endpoint="unmatched",method="other",service="users_service",status="405"' in text
+    assert 'endpoint="/healthz",method="GET",service="users_service",status="200"' in text

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 from apiflask import APIFlask
 from flask import current_app, g, request
@@ -23,6 +24,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+#: The methods a series may be labelled with; any other counts as "other".
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["service", "method", "endpoint", "status"])
 LATENCY = Histogram(
     "http_request_duration_seconds", "Time to answer an HTTP request", ["service", "method", "endpoint"]
@@ -50,18 +53,34 @@ def _registry() -> CollectorRegistry:
 def init_metrics(app: APIFlask) -> None:
     """Count and time every request of ``app``, and serve /metrics."""
 
+    name = str(app.config.get("SERVICE_NAME", app.name))
+    # Each series' child, found once: labels() takes a lock and builds its key on every
+    # call, a measurable share of a short request (docs/performance.md). Bounded: the
+    # labels come from closed sets (the app's rules, METHODS, the statuses it answers).
+    counters: dict[tuple[str, str, int], Any] = {}
+    timers: dict[tuple[str, str], Any] = {}
+
     @app.before_request
     def _start() -> None:
         g.metrics_started = time.perf_counter()
 
     @app.after_request
     def _observe(response: Response) -> Response:
-        # The rule, not the path: /orders/<order_id> is one series, not one per order.
+        # The rule, not the path: /orders/<order_id> is one series, not one per order; and
+        # a known method, not whatever a client sends: neither may create series at will.
         endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        name = str(app.config.get("SERVICE_NAME", app.name))
-        REQUESTS.labels(name, request.method, endpoint, str(response.status_code)).inc()
-        if "metrics_started" in g:
-            LATENCY.labels(name, request.method, endpoint).observe(time.perf_counter() - g.metrics_started)
+        method = request.method if request.method in METHODS else "other"
+        key = (method, endpoint, response.status_code)
+        counter = counters.get(key)
+        if counter is None:
+            counter = counters[key] = REQUESTS.labels(name, method, endpoint, str(response.status_code))
+        counter.inc()
+        started = g.get("metrics_started")
+        if started is not None:
+            timer = timers.get(key[:2])
+            if timer is None:
+                timer = timers[key[:2]] = LATENCY.labels(name, method, endpoint)
+            timer.observe(time.perf_counter() - started)
         return response
 
     def metrics() -> Response:
