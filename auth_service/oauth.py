@@ -26,6 +26,7 @@ from secure_service import AuthError, InvalidRequest, RevocationUnavailable, aud
 from secure_service.bearer import unverified_header
 from secure_service.claim_rules import REFRESH_TOKEN_TYP, token_typ
 from secure_service.openapi import documented_as_form
+from secure_service.token_exchange import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
 
 from . import metrics, schemas
 from .client_auth import authenticate_client, identify_client
@@ -36,9 +37,7 @@ from .state import auth_state
 bp = APIBlueprint("oauth", __name__, tag="OAuth")
 
 CLIENT_CREDENTIALS = "client_credentials"
-TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
-ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
-GRANT_TYPES = (CLIENT_CREDENTIALS, TOKEN_EXCHANGE)
+GRANT_TYPES = (CLIENT_CREDENTIALS, TOKEN_EXCHANGE_GRANT)
 #: The parameters these endpoints read. Each appears once (RFC 6749 §3.1), but those RFC
 #: 8693 lets a client repeat; any other parameter is ignored (RFC 6749 §3.2).
 _ONCE_ONLY = (frozenset(schemas.TokenRequestIn().fields) | frozenset(schemas.TokenIn().fields)) - {
@@ -98,7 +97,7 @@ def token(body: dict[str, Any]) -> dict[str, Any]:
     grant = body.get("grant_type", CLIENT_CREDENTIALS)
     if grant == CLIENT_CREDENTIALS:
         return _client_credentials(client, body)
-    if grant == TOKEN_EXCHANGE:
+    if grant == TOKEN_EXCHANGE_GRANT:
         return _token_exchange(client, body)
     raise UnsupportedGrantType()  # the schema refuses any other; kept should the two lists part
 

@@ -8,6 +8,7 @@ from apiflask.validators import Length, OneOf, Regexp
 from marshmallow import EXCLUDE
 
 from secure_service.schemas import StrictSchema
+from secure_service.token_exchange import TOKEN_EXCHANGE_GRANT
 
 
 class LoginIn(StrictSchema):
@@ -62,7 +63,7 @@ class OAuthForm(Schema):
 
 class TokenRequestIn(OAuthForm):
     grant_type = String(
-        validate=OneOf(["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"]),
+        validate=OneOf(["client_credentials", TOKEN_EXCHANGE_GRANT]),
     )
     scope = String(validate=Length(0, 512))
     # Token exchange (RFC 8693 §2.1).

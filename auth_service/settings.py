@@ -16,6 +16,7 @@ from secure_service.service_app import trusted_proxy_hops
 from secure_service.settings import (
     MAX_ACCESS_TOKEN_TTL_SECONDS,
     MAX_REFRESH_TOKEN_TTL_SECONDS,
+    MIN_CLIENT_SECRET_BYTES,
     MIN_HMAC_SECRET_BYTES,
     check_secret,
 )
@@ -24,7 +25,6 @@ SERVICE_NAME = "auth_service"
 #: Which resource service a scope is for, by the scope's prefix.
 AUDIENCE_BY_SCOPE_PREFIX = {"users": "users_service", "orders": "orders_service"}
 USER_SCOPES = ("users:read", "users:write", "orders:read", "orders:write")
-MIN_CLIENT_SECRET_BYTES = 32
 #: The longest a rotated refresh token may be retried for the same answer (a lost response).
 MAX_REFRESH_REUSE_GRACE_SECONDS = 300
 

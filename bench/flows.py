@@ -15,6 +15,7 @@ from typing import Any
 
 import requests
 
+from secure_service.token_exchange import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
 from tests.support import bearer
 
 PASSWORD = "bench horse battery staple"
@@ -23,8 +24,6 @@ TIMEOUT_SECONDS = 10
 WARM_UP_REQUESTS = 16
 #: How long a revoked token may keep being accepted before the trial counts as a failure.
 REVOCATION_DEADLINE_SECONDS = 2.0
-TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
-ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 #: orders_service's OAuth client, and what it exchanges a caller's token for (orders_service/users_client.py).
 ORDERS_CLIENT_ID = "orders_service"
 EXCHANGE_FORM = {"audience": "users_service", "scope": "users:read"}
@@ -153,7 +152,7 @@ class Flows:
     def exchange(self, access_token: str, client: tuple[str, str]) -> dict[str, Any]:
         """The token exchange orders_service makes for an order (orders_service/users_client.py)."""
         form = {
-            "grant_type": TOKEN_EXCHANGE,
+            "grant_type": TOKEN_EXCHANGE_GRANT,
             "subject_token": access_token,
             "subject_token_type": ACCESS_TOKEN_TYPE,
             **EXCHANGE_FORM,

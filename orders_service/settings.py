@@ -9,12 +9,11 @@ from typing import Any
 from secure_service import SettingsError, Source, VerifierSettings
 from secure_service.database import default_sqlite_url
 from secure_service.service_app import trusted_proxy_hops
-from secure_service.settings import check_secret
+from secure_service.settings import MIN_CLIENT_SECRET_BYTES, check_secret
 
 SERVICE_NAME = "orders_service"
 #: Its client at auth_service, which auth_service registers from the same secret.
 CLIENT_ID = "orders_service"
-MIN_CLIENT_SECRET_BYTES = 32
 
 
 @dataclass(frozen=True)

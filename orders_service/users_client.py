@@ -23,11 +23,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from secure_service import Forbidden, PeerClient, UpstreamUnavailable
+from secure_service.token_exchange import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT
 
 log = logging.getLogger(__name__)
 
-TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
-ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 #: What orders_service asks for: users_service, to read the caller's own profile.
 EXCHANGE_AUDIENCE, EXCHANGE_SCOPE = "users_service", "users:read"
 #: An exchanged token is exchanged again this long before it expires (a call in flight
@@ -106,7 +105,7 @@ class UsersClient:
             "/auth/token",
             basic=self._client,  # client_secret_basic
             form={
-                "grant_type": TOKEN_EXCHANGE,
+                "grant_type": TOKEN_EXCHANGE_GRANT,
                 "subject_token": caller_token,
                 "subject_token_type": ACCESS_TOKEN_TYPE,
                 "audience": EXCHANGE_AUDIENCE,

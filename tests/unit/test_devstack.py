@@ -43,8 +43,7 @@ def test_each_service_gets_its_own_redis_user_and_password(tmp_path: Path) -> No
 
 
 def test_a_generated_client_secret_passes_the_services_own_check(tmp_path: Path) -> None:
-    from orders_service.settings import MIN_CLIENT_SECRET_BYTES
-    from secure_service.settings import check_secret
+    from secure_service.settings import MIN_CLIENT_SECRET_BYTES, check_secret
 
     generated = devstack.load_dev_secrets(tmp_path, environ={})
     for name in devstack.CLIENT_SECRETS:

@@ -26,6 +26,8 @@ PLACEHOLDER_WORDS = (
 #: Algorithms a verifier may be told to accept. ``none`` and anything else are refused.
 SUPPORTED_ALGORITHMS = ("RS256", "ES256", "EdDSA", "HS256")
 MIN_HMAC_SECRET_BYTES = 32
+#: An OAuth client secret (auth_service checks every client's, a client its own).
+MIN_CLIENT_SECRET_BYTES = 32
 MIN_LEEWAY_SECONDS = 5
 MAX_LEEWAY_SECONDS = 30
 #: The longest auth_service may issue an access token for (ACCESS_TOKEN_TTL_SECONDS), and a
