@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from apiflask import APIFlask
 
-from secure_service import Verifier, create_service_app, health_blueprint, redis_client, revocation_check
+from secure_service import (
+    RevocationUnavailable,
+    Verifier,
+    create_service_app,
+    health_blueprint,
+    redis_client,
+    revocation_check,
+)
 from secure_service.jwks import SourceVersion
 from secure_service.scopes import CREDENTIALS_SCOPE
 
@@ -61,6 +69,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
         max_token_lifetime_seconds=settings.refresh_token_ttl,
         refresh_reuse_grace_seconds=settings.refresh_reuse_grace_seconds,
     )
+    try:
+        # Until the index is marked complete, verifiers check Redis on every request.
+        sessions.index_revocations()
+    except RevocationUnavailable:
+        logging.getLogger(__name__).warning(
+            "Redis unavailable at start-up: the revocation index is not marked complete, so"
+            " verifiers check Redis on every request until auth_service starts with Redis up"
+        )
     issuer = TokenIssuer(settings, sessions, keys)
     app.extensions[EXTENSION_KEY] = AuthService(
         settings=settings,

@@ -7,7 +7,8 @@ the figure is the verifier's own work, not Flask's request handling. Every opera
 a token it has never seen (the mix holds more tokens than one operation makes calls):
 
 - the verifier as deployed (its per-worker caches on, the services' defaults), a new
-  token each call: both caches miss, and the new token is remembered. The target's figure;
+  token each call: the verified-token cache misses and the new token is remembered; the
+  revocation check is answered by the worker's deny-list. The target's figure;
 - the same with its caches off (every call parses, checks the signature and asks Redis);
 - as deployed, one token again and again, as a client sends it for its whole lifetime;
 - the floor: ``jwt.decode`` of the next token with the key object, then one Redis
@@ -39,7 +40,7 @@ Timed = Callable[[], object]
 class InProcessResult:
     """Median microseconds per call of each measured operation."""
 
-    verifier_new_us: float  # as deployed (caches on), a new token each call: both caches miss
+    verifier_new_us: float  # as deployed (caches on), a new token each call
     verifier_uncached_us: float  # caches off, a new token each call: the full work
     verifier_repeat_us: float  # as deployed, the same token again
     flask_jwt_extended_us: float  # FJE's verify_jwt_in_request, same callbacks, caches off, one token

@@ -80,18 +80,16 @@ QUICK = Size(users=20, tokens_per_user=100, orders_per_user=2)
 
 
 def full_size(settings: VerifierSettings, workers: int) -> Size:
-    """A mix no per-worker cache can answer from, with the services' cache sizes.
+    """A mix no verified-token cache can answer from, with the services' cache size.
 
-    The verified-token cache starts over once it holds VERIFIED_TOKEN_CACHE_ENTRIES tokens;
-    the revocation cache once it holds REVOCATION_CACHE_ENTRIES keys, two of them per token
-    (its ``revoked:jti:`` and ``revoked:sid:`` keys; the user's not-before key is shared).
+    The verified-token cache starts over once it holds VERIFIED_TOKEN_CACHE_ENTRIES tokens.
     gunicorn hands each request to any of its workers, so between two sightings of a token
     one worker sees about 1/workers of the others: with 20 % to spare, each worker must see
-    enough of them between two sightings to fill either cache, and a repeated token always
-    finds its worker's caches started over since.
+    enough of them between two sightings to fill that cache, and a repeated token always
+    finds it started over since. (The revocation check holds no per-token memory to
+    defeat: the worker's deny-list answers for every token alike, revocation_cache.py.)
     """
-    per_worker = max(settings.verified_token_cache_entries, settings.revocation_cache_entries / 2)
-    tokens = max(MIN_MIX_TOKENS, math.ceil(1.2 * workers * per_worker))
+    tokens = max(MIN_MIX_TOKENS, math.ceil(1.2 * workers * settings.verified_token_cache_entries))
     return Size(users=MIX_USERS, tokens_per_user=math.ceil(tokens / MIX_USERS), orders_per_user=ORDERS_PER_USER)
 
 

@@ -83,6 +83,7 @@ def test_auth_service_does_everything_revocation_asks_of_it(url_for: UrlFor, cap
     second = {**first, "jti": str(uuid.uuid4())}
     with caplog.at_level(logging.WARNING, logger="secure_service.revocation_cache"):
         assert check.ping()
+        sessions.index_revocations()  # what its start-up does: SCAN, EXPIRETIME, ZADD
         sessions.start_session(first, 600)
         sessions.start_session(refresh_claims(sub=first["sub"]), 300)  # the index's expiry moves
         rotated, successor = sessions.rotate(first, str(second["jti"]), 600)
@@ -102,7 +103,7 @@ def test_auth_service_does_everything_revocation_asks_of_it(url_for: UrlFor, cap
         not_before = sessions.revoke_user(str(user["sub"]))
         assert sessions.user_not_before(str(user["sub"])) == not_before
         assert check.is_revoked(user)
-    assert caplog.records == []  # its revocation cache subscribed too
+    assert caplog.records == []  # its revocation cache subscribed and loaded the deny-list too
 
 
 @pytest.mark.parametrize("service", RESOURCE_SERVICES)
@@ -111,12 +112,14 @@ def test_a_resource_service_verifies_with_its_cache_and_cannot_revoke(
 ) -> None:
     issuer, verifier = sessions_for(url_for("auth_service")), check_for(url_for(service))
     token = revocable_claims()
+    issuer.index_revocations()
     with caplog.at_level(logging.WARNING, logger="secure_service.revocation_cache"):
         assert verifier.ping()
         assert not verifier.is_revoked(token)
         issuer.revoke_session(jti=str(token["jti"]), expires_at=int(time.time()) + 60, sids=[])
         assert verifier.is_revoked(token)
-    # The cache subscribed: a refused SUBSCRIBE or PING would have been logged here.
+    # The cache subscribed and loaded the deny-list: a refused SUBSCRIBE, PING or ZRANGE
+    # would have been logged here.
     assert caplog.records == []
     # auth_service's own writes, with this service's credentials, are refused.
     writer = sessions_for(url_for(service))
@@ -124,6 +127,8 @@ def test_a_resource_service_verifies_with_its_cache_and_cannot_revoke(
         writer.revoke_user(str(token["sub"]))
     with pytest.raises(RevocationUnavailable):
         writer.revoke_session(jti=str(uuid.uuid4()), expires_at=int(time.time()) + 60, sids=[])
+    with pytest.raises(RevocationUnavailable):
+        writer.index_revocations()
     # Nor may it read, start or end sessions: they are auth_service's alone.
     session = refresh_claims()
     issuer.start_session(session, 600)

@@ -3,22 +3,26 @@ per-user not-before.
 
 Verifiers depend on :class:`RevocationCheck` alone. :class:`RedisRevocationCheck` answers
 with one ``MGET`` (one round trip); :class:`CachedRevocationCheck` answers from the
-worker's RevocationCache while that is trusted (revocation_cache.py), else asks Redis.
+worker's copy of the deny-list while that is trusted (revocation_cache.py), else asks Redis.
 
 The writer, auth_service (auth_service/sessions.py), names the keys with the functions
-below and publishes every key it changes on the invalidation channel atomically with the
-write (:func:`publish_invalidation`, or a ``PUBLISH`` in the same Lua script): that is what
-keeps every RevocationCache exact.
+below and, atomically with each write (:func:`announce_revocations`, or the same commands
+in its Lua scripts), indexes every key it sets in :data:`INDEX_KEY` and publishes their
+names on the invalidation channel: that is what lets a RevocationCache load the whole
+deny-list and keep it exact.
 
 Keys (all expire by themselves once the tokens they concern can no longer be valid):
   revoked:jti:<jti>          a single revoked token
   revoked:sid:<sid>          a revoked session: every access and refresh token of one login
   user:not-before:<sub>      tokens of this user with iat before this second are revoked
+  revocation:index           sorted set: the name of every key above, scored by a time
+                             after it expires; and INDEX_COMPLETE once nothing is missing
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, cast
 
@@ -28,6 +32,19 @@ from redis.retry import Retry
 
 from .errors import RevocationUnavailable
 from .revocation_cache import INVALIDATION_CHANNEL, RevocationCache, Value, subscription_connection
+
+#: Every revocation key by name, for verifiers to load the whole deny-list from.
+INDEX_KEY = "revocation:index"
+#: The member auth_service adds (scored +inf) once every revocation key in Redis is in the
+#: index: at start-up, after indexing keys written before it kept one. A verifier holds no
+#: deny-list without it.
+INDEX_COMPLETE = "(complete)"
+#: A key's score is its expiry plus this much, so that an indexing host's clock running a
+#: little ahead of Redis' never drops a key that is still set. (Keys that expired read as
+#: None and are left out of a load anyway.)
+INDEX_MARGIN_SECONDS = 300
+#: Keys read per MGET while loading, so that no single reply blocks Redis for long.
+LOAD_BATCH = 1000
 
 # Redis must answer quickly or the request fails closed; one retry covers a connection
 # that went stale while Redis restarted.
@@ -66,7 +83,12 @@ def revocation_check(client: redis.Redis, *, cache_entries: int) -> RevocationCh
     direct = RedisRevocationCheck(client)
     if not cache_entries:
         return direct
-    cache = RevocationCache(lambda: subscription_connection(client), max_entries=cache_entries)
+    cache = RevocationCache(
+        lambda: subscription_connection(client),
+        load=lambda: deny_list(client),
+        read=direct.read,
+        max_entries=cache_entries,
+    )
     return CachedRevocationCheck(direct, cache)
 
 
@@ -94,9 +116,27 @@ def keys_of(claims: Mapping[str, Any]) -> list[str]:
     return keys
 
 
-def publish_invalidation(pipe: Any, keys: Sequence[str]) -> None:
-    """Queue the message that makes every RevocationCache forget ``keys`` (same transaction)."""
-    pipe.publish(INVALIDATION_CHANNEL, json.dumps(list(keys)))
+def announce_revocations(pipe: Any, ttls: Mapping[str, int], now: float | None = None) -> None:
+    """Queue, in the transaction that sets these keys with these TTLs, their index entries
+    and the message that makes every RevocationCache read them again."""
+    now = time.time() if now is None else now
+    pipe.zadd(INDEX_KEY, {key: now + ttl + INDEX_MARGIN_SECONDS for key, ttl in ttls.items()}, gt=True)
+    pipe.zremrangebyscore(INDEX_KEY, "-inf", now)  # keys long expired
+    pipe.publish(INVALIDATION_CHANNEL, json.dumps(list(ttls)))
+
+
+def deny_list(client: redis.Redis) -> dict[str, str] | None:
+    """Every revocation key Redis holds, with its value; None unless the index is complete."""
+    names = cast(list[str], client.zrange(INDEX_KEY, 0, -1))
+    if INDEX_COMPLETE not in names:
+        return None
+    names.remove(INDEX_COMPLETE)
+    values: dict[str, str] = {}
+    for start in range(0, len(names), LOAD_BATCH):
+        batch = names[start : start + LOAD_BATCH]
+        read = cast(list[Value], client.mget(batch))  # decode_responses=True
+        values.update((key, value) for key, value in zip(batch, read, strict=True) if value is not None)
+    return values
 
 
 def _revoked(claims: Mapping[str, Any], values: Sequence[Value]) -> bool:
@@ -134,7 +174,7 @@ class RedisRevocationCheck:
 
 
 class CachedRevocationCheck:
-    """A RedisRevocationCheck answered from the worker's RevocationCache while that is trusted."""
+    """A RedisRevocationCheck answered from the worker's deny-list while that is trusted."""
 
     def __init__(self, direct: RedisRevocationCheck, cache: RevocationCache):
         self._direct = direct
@@ -143,10 +183,9 @@ class CachedRevocationCheck:
     def is_revoked(self, claims: Mapping[str, Any]) -> bool:
         """True if the token, its session or its user's earlier tokens were revoked."""
         keys = keys_of(claims)
-        values, generation = self._cache.lookup(keys)
+        values = self._cache.lookup(keys)
         if values is None:
             values = self._direct.read(keys)
-            self._cache.remember(keys, values, generation)
         return _revoked(claims, values)
 
     def ping(self) -> bool:

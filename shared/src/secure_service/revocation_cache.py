@@ -1,13 +1,22 @@
-"""A per-process memory of revocation keys, kept exact by Redis invalidation messages.
+"""Each worker's copy of the whole deny-list, kept exact by Redis invalidation messages.
 
-Every write to a revocation key (auth_service/sessions.py, with the key names of
-revocation.py) publishes the key names on :data:`INVALIDATION_CHANNEL` in the same
-transaction or script. Each worker process keeps
-one connection subscribed to that channel and, before it answers from memory, reads
-whatever Redis has sent on it and forgets those keys.
+A verifier needs to know, for every token, whether one of its keys (revocation.py) is set.
+Almost every token is not revoked, and a new token always misses a per-token memory, so
+this module holds the other side instead: every revocation key Redis has, loaded once from
+the index auth_service keeps of them (:func:`revocation.deny_list`). A key that is not in
+memory is not in Redis, and a token that is not revoked needs no round trip at all.
 
 Why a revocation is never missed (the consistency argument, docs/performance.md):
 
+* The load starts only once the worker's subscription to :data:`INVALIDATION_CHANNEL` is
+  confirmed. Every write to a revocation key (auth_service/sessions.py) publishes the key
+  names on that channel in the same transaction or script as the write, and indexes the key
+  in the same step. So a write is either before the confirmation, and in the load, or
+  after it, and its message arrives on the subscription.
+* Before memory answers, the worker reads whatever Redis has sent on the subscription and
+  reads the named keys again (one ``MGET``, only when something was revoked). A message
+  is applied only after the value it announces can be read, so no order of events leaves
+  an old value in memory.
 * Redis delivers everything on one connection in order. The worker sends a ``PING`` on the
   subscription every few milliseconds; when its ``PONG`` arrives, every invalidation
   published before Redis handled that ``PING`` has arrived before it and been applied.
@@ -18,17 +27,18 @@ Why a revocation is never missed (the consistency argument, docs/performance.md)
 * In the normal case a revocation is visible at once: Redis writes the invalidation to
   the subscription in the same event-loop pass as its reply to the revoking call, before
   that reply can travel back through auth_service to anyone.
-* A subscription error of any kind, a fork, or a full memory clears everything and goes
-  back to direct checks until a new subscription is confirmed.
-* A result read from Redis is remembered only if no invalidation arrived while it was
-  being read (a generation counter), so a revocation racing a read is never overwritten.
+* A subscription error of any kind, a fork, an index not marked complete, or a deny-list
+  larger than ``max_entries`` leaves memory empty and checks Redis directly until a new
+  subscription and load succeed.
 
 Removals are safe without messages: a revocation key disappears from Redis only by
-expiring once the tokens it concerns have expired, so remembering it longer refuses
-nothing that would otherwise be accepted.
+expiring once the tokens it concerns have expired, so keeping it longer refuses nothing
+that would otherwise be accepted. Memory drops them at its next load, which happens when
+it outgrows ``max_entries``.
 
-redis-py's own client-side caching needs Redis 7.4; Debian's redis-server is 7.0, so the
-tracking is done here on a plain pub/sub connection.
+redis-py's own client-side caching needs Redis 7.4 and tracks keys one by one (what this
+replaced); Debian's redis-server is 7.0, so the tracking is done here on a plain pub/sub
+connection.
 """
 
 from __future__ import annotations
@@ -38,10 +48,12 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import redis
+
+from .errors import RevocationUnavailable
 
 #: redis-py's connection class is untyped; this module uses connect, disconnect,
 #: send_command, can_read and read_response.
@@ -59,11 +71,20 @@ MAX_STALENESS_SECONDS = 0.010
 PING_INTERVAL_SECONDS = 0.007
 #: After a failed subscription, how long to check Redis directly before trying again.
 RESUBSCRIBE_DELAY_SECONDS = 1.0
+#: After a deny-list that could not be held (not marked complete, or too large), how long
+#: before loading it again: a load reads the whole index.
+RELOAD_DELAY_SECONDS = 10.0
 
 Value = str | None
+
+
+class DenyListUnavailable(Exception):
+    """The deny-list cannot be held whole in memory now (see :meth:`RevocationCache._loaded`)."""
+
+
 #: Anything that puts the subscription in doubt, a malformed message included (anyone who
 #: can publish on the channel could send one): memory is cleared and Redis asked directly.
-_SUBSCRIPTION_ERRORS = (redis.RedisError, OSError, ValueError, TypeError)
+_SUBSCRIPTION_ERRORS = (redis.RedisError, RevocationUnavailable, DenyListUnavailable, OSError, ValueError, TypeError)
 
 
 def subscription_connection(client: redis.Redis) -> Connection:
@@ -79,47 +100,39 @@ def subscription_connection(client: redis.Redis) -> Connection:
 
 
 class RevocationCache:
-    """Revocation key values by key name, trusted only while the subscription is confirmed."""
+    """The deny-list in memory, trusted only while the subscription is confirmed."""
 
     def __init__(
         self,
         connect: Callable[[], Connection],
         *,
+        load: Callable[[], Mapping[str, str] | None],
+        read: Callable[[Sequence[str]], list[Value]],
         max_entries: int,
         clock: Callable[[], float] = time.monotonic,
     ):
+        """``load`` returns every revocation key with its value (None if that cannot be
+        known complete); ``read`` the values of some keys; both from the same Redis."""
         self._connect = connect
+        self._load = load
+        self._read = read
         self._max_entries = max_entries
         self._clock = clock
         self._lock = threading.Lock()
-        self._values: dict[str, Value] = {}
-        self._generation = 0
+        self._values: dict[str, str] = {}  # every revocation key Redis holds, once loaded
         self._connection: Connection | None = None
         self._pid: int | None = None
         self._retry_at = 0.0
         self._ping_sent_at: float | None = None  # outstanding PING, if any
         self._confirmed_at: float | None = None  # when the last answered PING was sent
 
-    def lookup(self, keys: Sequence[str]) -> tuple[list[Value] | None, int]:
-        """The remembered values of ``keys`` (None if any is unknown or memory is not
-        trusted now) and the generation to hand back to :meth:`remember`."""
+    def lookup(self, keys: Sequence[str]) -> list[Value] | None:
+        """The values of ``keys`` (None for a key that is not set), or None if memory is
+        not trusted at this instant and Redis must be asked."""
         with self._lock:
             if not self._synchronised():
-                return None, self._generation
-            try:
-                return [self._values[key] for key in keys], self._generation
-            except KeyError:
-                return None, self._generation
-
-    def remember(self, keys: Sequence[str], values: Sequence[Value], generation: int) -> None:
-        """Keep values just read from Redis, unless an invalidation arrived meanwhile."""
-        with self._lock:
-            if generation != self._generation or self._connection is None:
-                return
-            if len(self._values) + len(keys) > self._max_entries:
-                self._forget_all()
-                return
-            self._values.update(zip(keys, values, strict=True))
+                return None
+            return [self._values.get(key) for key in keys]
 
     # --- the subscription (called with the lock held) -----------------------------------
 
@@ -128,14 +141,17 @@ class RevocationCache:
         if self._pid != os.getpid():
             # A forked child must not read its parent's socket: start over.
             self._connection, self._pid = None, os.getpid()
-            self._forget_all()
+            self._values = {}
         now = self._clock()
         if self._connection is None and not self._subscribe(now):
             return False
         assert self._connection is not None
         try:
+            changed: set[str] = set()
             while self._connection.can_read(timeout=0):
-                self._apply(self._connection.read_response(push_request=True))
+                self._apply(self._connection.read_response(push_request=True), changed)
+            if changed:
+                self._reread(changed)
             if self._ping_sent_at is not None and now - self._ping_sent_at > RESUBSCRIBE_DELAY_SECONDS:
                 # A connection that went silent without closing: start a new one.
                 raise redis.ConnectionError("no PONG on the invalidation channel")
@@ -148,6 +164,7 @@ class RevocationCache:
         return self._confirmed_at is not None and now - self._confirmed_at < MAX_STALENESS_SECONDS
 
     def _subscribe(self, now: float) -> bool:
+        """Subscribe, then load the deny-list: what the load misses, the subscription sees."""
         if now < self._retry_at:
             return False
         self._connection = self._connect()
@@ -155,34 +172,56 @@ class RevocationCache:
             self._connection.connect()
             self._connection.send_command("SUBSCRIBE", INVALIDATION_CHANNEL)
             self._ping_sent_at = now  # the confirmation answers like a PONG
-            self._apply(self._connection.read_response(push_request=True))
+            self._apply(self._connection.read_response(push_request=True), set())
+            if self._confirmed_at is None:
+                raise redis.ConnectionError("the subscription was not confirmed")
+            self._values = self._loaded()
         except _SUBSCRIPTION_ERRORS as e:
             self._lose_subscription(now, e)  # disconnects it
             return False
-        return self._confirmed_at is not None
+        return True
 
-    def _apply(self, response: Any) -> None:
+    def _loaded(self) -> dict[str, str]:
+        values = self._load()
+        if values is None:
+            raise DenyListUnavailable("the revocation index is not marked complete")
+        if len(values) > self._max_entries:
+            raise DenyListUnavailable(f"{len(values)} revocations, more than REVOCATION_CACHE_ENTRIES")
+        return dict(values)
+
+    def _apply(self, response: Any, changed: set[str]) -> None:
         # A PING on a subscribed connection is answered ["pong", ""]; redis-py's parser
         # hands that over as the plain string "PONG".
         kind = response[0] if isinstance(response, list) and response else str(response).lower()
         if kind == "message":
-            for key in json.loads(response[2]):
-                self._values.pop(key, None)
-            self._generation += 1
+            keys = json.loads(response[2])
+            if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+                raise ValueError("an invalidation that is not a list of key names")
+            changed.update(keys)
         elif kind in ("pong", "subscribe"):
             self._confirmed_at, self._ping_sent_at = self._ping_sent_at, None
         else:
             raise ValueError(f"unexpected reply on the invalidation channel: {kind!r}")
 
+    def _reread(self, keys: set[str]) -> None:
+        """Read again the keys an invalidation named: each message was published with its
+        write, so what Redis holds now is at least as new as what it announced."""
+        ordered = sorted(keys)
+        for key, value in zip(ordered, self._read(ordered), strict=True):
+            if value is None:
+                self._values.pop(key, None)
+            else:
+                self._values[key] = value
+        if len(self._values) > self._max_entries:
+            # Expired keys stay until a load leaves them out: load again.
+            self._values = self._loaded()
+
     def _lose_subscription(self, now: float, error: Exception) -> None:
-        log.warning("revocation cache: no subscription, checking Redis directly: %s", error)
+        log.warning("revocation cache: no deny-list in memory, checking Redis directly: %s", error)
         if self._connection is not None:
             self._connection.disconnect()
         self._connection = None
-        self._retry_at = now + RESUBSCRIBE_DELAY_SECONDS
+        delay = RELOAD_DELAY_SECONDS if isinstance(error, DenyListUnavailable) else RESUBSCRIBE_DELAY_SECONDS
+        self._retry_at = now + delay
         self._ping_sent_at = self._confirmed_at = None
-        self._forget_all()
-
-    def _forget_all(self) -> None:
-        self._values.clear()
-        self._generation += 1
+        self._values = {}

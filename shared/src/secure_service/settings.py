@@ -152,7 +152,8 @@ class VerifierSettings:
     jwks_max_age_seconds: int
     jwks_timeout_seconds: float
     hs256_secret: str | None
-    #: Revocation keys remembered per worker (revocation_cache.py); 0 checks Redis every time.
+    #: The most revocation keys a worker holds as its deny-list (revocation_cache.py); with
+    #: more in Redis, or 0, it checks Redis on every request.
     revocation_cache_entries: int
     #: Fully verified tokens remembered per worker (verified_tokens.py); 0 verifies every time.
     verified_token_cache_entries: int

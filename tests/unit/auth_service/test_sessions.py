@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 
 import pytest
 import redis
 
 from auth_service.sessions import Rotation, Sessions, Successor
 from secure_service import RevocationUnavailable, redis_client
-from secure_service.revocation import RedisRevocationCheck
+from secure_service.revocation import INDEX_KEY, RedisRevocationCheck
 from tests.support import free_port, revocable_claims
 
 
@@ -202,3 +203,38 @@ def test_a_retry_within_the_grace_gets_the_same_successor_while_it_is_current(re
     second = {**first, "jti": "second", "iat": successor.issued_at}
     assert sessions.rotate(second, "third", 600)[0] is Rotation.ROTATED
     assert sessions.rotate(first, "fourth", 600) == (Rotation.REUSED, None)
+
+
+def _reused(sessions: Sessions, token: dict[str, object]) -> list[str]:
+    refresh = refresh_claims(sub=token["sub"], sid=token["sid"])
+    sessions.start_session(refresh, 600)
+    sessions.rotate(refresh, str(uuid.uuid4()), 600)
+    assert sessions.rotate(refresh, str(uuid.uuid4()), 600)[0] is Rotation.REUSED
+    return [f"revoked:sid:{token['sid']}"]
+
+
+def _ended(sessions: Sessions, token: dict[str, object]) -> list[str]:
+    refresh = refresh_claims(sub=token["sub"], sid=token["sid"])
+    sessions.start_session(refresh, 600)
+    assert sessions.end_session(str(token["sub"]), str(token["sid"]))
+    return [f"revoked:sid:{token['sid']}"]
+
+
+def _logged_out(sessions: Sessions, token: dict[str, object]) -> list[str]:
+    sessions.revoke_session(jti=str(token["jti"]), expires_at=int(time.time()) + 60, sids=[str(token["sid"])])
+    return [f"revoked:jti:{token['jti']}", f"revoked:sid:{token['sid']}"]
+
+
+def _logged_out_everywhere(sessions: Sessions, token: dict[str, object]) -> list[str]:
+    sessions.revoke_user(str(token["sub"]))
+    return [f"user:not-before:{token['sub']}"]
+
+
+@pytest.mark.parametrize("write", [_logged_out, _ended, _logged_out_everywhere, _reused])
+def test_every_revocation_is_in_the_index_verifiers_load_until_after_it_expires(
+    sessions: Sessions, redis_conn: redis.Redis, write: Callable[[Sessions, dict[str, object]], list[str]]
+) -> None:
+    for key in write(sessions, revocable_claims()):
+        expires_at = redis_conn.expiretime(key)
+        assert expires_at > time.time()
+        assert redis_conn.zscore(INDEX_KEY, key) >= expires_at

@@ -12,11 +12,12 @@ import redis
 
 from secure_service import RevocationUnavailable, redis_client, revocation_check
 from secure_service.revocation import (
+    INDEX_KEY,
     CachedRevocationCheck,
     RedisRevocationCheck,
+    announce_revocations,
     jti_key,
     not_before_key,
-    publish_invalidation,
     sid_key,
 )
 from secure_service.revocation_cache import INVALIDATION_CHANNEL
@@ -80,14 +81,17 @@ def test_a_verifier_caches_unless_told_not_to(redis_url: str) -> None:
     assert cached.is_revoked(revocable_claims()) is False
 
 
-def test_an_invalidation_names_the_keys_on_the_channel_with_the_write(redis_conn: redis.Redis) -> None:
+def test_a_revocation_is_indexed_and_announced_in_the_transaction_of_its_write(redis_conn: redis.Redis) -> None:
     listener = redis_conn.pubsub()
     listener.subscribe(INVALIDATION_CHANNEL)
     assert listener.get_message(timeout=1)["type"] == "subscribe"
+    key = jti_key(str(uuid.uuid4()))
     with redis_conn.pipeline(transaction=True) as pipe:
-        pipe.set(jti_key("j"), "1", ex=60)
-        publish_invalidation(pipe, [jti_key("j")])
+        pipe.set(key, "1", ex=60)
+        announce_revocations(pipe, {key: 60})
         pipe.execute()
     message = listener.get_message(timeout=1)
-    assert message is not None and json.loads(message["data"]) == ["revoked:jti:j"]
+    assert message is not None and json.loads(message["data"]) == [key]
+    # Scored after the key expires, so that a verifier's load never leaves it out.
+    assert redis_conn.zscore(INDEX_KEY, key) >= redis_conn.expiretime(key)
     listener.close()
