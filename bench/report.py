@@ -9,6 +9,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench import flamegraphs
+
 # Piped (make's log, the e2e test), not 80 columns: the load table's rows would be cut.
 console = Console(width=None if sys.stdout.isatty() else 180)
 
@@ -261,6 +263,17 @@ def print_table(results: dict[str, Any]) -> None:
         )
     table.add_row("fresh / one, p50", f"{cache['ratio_p50']:.2f}", "", "", "", "")
     console.print(table)
+
+    if results.get("profile"):
+        table = Table(title="py-spy: share of the workers' on-CPU samples (parts overlap)")
+        rows = list(results["profile"])
+        table.add_column("part")
+        for name in rows:
+            table.add_column(name, justify="right")
+        for part in flamegraphs.PARTS:
+            table.add_row(part, *(f"{results['profile'][name][part]:.0%}" for name in rows))
+        table.add_row("samples", *(f"{results['profile'][name]['samples']:.0f}" for name in rows))
+        console.print(table)
 
     table = Table(title="targets")
     for column in ("target", "measured", "bound", "met", "why missed"):

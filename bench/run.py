@@ -48,7 +48,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import flows, inprocess, report, token_mix  # noqa: E402
+from bench import flamegraphs, flows, inprocess, report, token_mix  # noqa: E402
 from bench.wrk import LoadResult, run_wrk  # noqa: E402
 from secure_service.settings import Source, VerifierSettings  # noqa: E402
 from tests.e2e.stacks import CLIENT_ID, READY_TIMEOUT_SECONDS, LocalProcesses, Secrets  # noqa: E402 - the e2e suite's local stacks
@@ -308,6 +308,37 @@ def load_rounds(
     return out
 
 
+#: The rows sampled with --profile: the service floor and the two real endpoints under the mix.
+PROFILED_ROWS = (
+    row_name("users_service", "/healthz"),
+    row_name("users_service", "/users/me", "mix"),
+    row_name("orders_service", "/orders", "mix"),
+)
+
+
+def profile_rows(
+    endpoints: dict[str, Endpoint], token: str, mix: Mix, folder: Path, *, seconds: float, connections: int
+) -> dict[str, dict[str, float]]:
+    """Flame graphs and shares of each of PROFILED_ROWS, under the same wrk load as a round."""
+    out = {}
+    for name in PROFILED_ROWS:
+        endpoint = endpoints[name]
+        report.say(f"profile: {name}, py-spy {seconds:g}s twice (flame graph, shares)")
+
+        def load(duration: float, endpoint: Endpoint = endpoint) -> None:
+            run_wrk(
+                endpoint.url,
+                seconds=duration,
+                connections=connections,
+                headers={"Authorization": f"Bearer {token}"} if endpoint.tokens == "one" else {},
+                token_file=mix.valid_for(duration).path if endpoint.tokens == "mix" else None,
+            )
+
+        slug = name.replace("_service", "").replace("/", "").replace(",", "").replace(" ", "-")
+        out[name] = flamegraphs.profile_row(load, endpoint.leader, seconds, folder, slug)
+    return out
+
+
 def measure_compose(scratch: Path, *, quick: bool) -> dict[str, Any]:
     """The composed stack, as the e2e suite runs it: time to healthy, then the token flows."""
     from tests.e2e.stacks import compose_stack
@@ -337,6 +368,9 @@ def main() -> int:
     parser.add_argument("--cold-starts", type=int, default=3, help="stack starts to time")
     parser.add_argument("--quick", action="store_true", help="a short smoke run (figures are rough)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy flame graphs of the profiled rows, with their shares"
+    )
     parser.add_argument(
         "--compose", action="store_true", help="also time the composed stack's start and token flows (needs Docker)"
     )
@@ -428,6 +462,18 @@ def main() -> int:
                     warm_up_seconds=1 if args.quick else 2,
                     connections=args.connections,
                 )
+                profiles = (
+                    profile_rows(
+                        endpoints,
+                        token,
+                        mix,
+                        args.results,
+                        seconds=4 if args.quick else 12,
+                        connections=args.connections,
+                    )
+                    if args.profile
+                    else None
+                )
             verifier_rounds = 5 if args.quick else 15
             report.say(f"verifier in-process: {verifier_rounds} interleaved batches of {calls} calls per operation")
             verifier = inprocess.measure(
@@ -478,6 +524,7 @@ def main() -> int:
         "exchange_cache": exchange_cache.summary(),
         "cold_start_seconds": cold_starts,
         "compose": composed,
+        "profile": profiles,
     }
     results["targets"] = report.targets(results)
     args.results.mkdir(parents=True, exist_ok=True)
