@@ -4,8 +4,8 @@
 round does, while py-spy samples the service's gunicorn master and its workers
 (``--subprocesses``; ``--nonblocking``, so the workers are never paused). Each row is
 sampled twice: once written as an SVG flame graph to read, once as collapsed stacks from
-which the shares below are computed, so the figures in docs/performance.md come from the
-run and not from reading a picture. py-spy needs ptrace rights over the workers: root, or
+which the shares below are computed (then deleted), so the figures in docs/performance.md
+come from the run and not from reading a picture. py-spy needs ptrace rights over the workers: root, or
 ``kernel.yama.ptrace_scope`` 0.
 
 A share is the fraction of on-CPU samples of the workers whose stack holds a frame of
@@ -98,4 +98,6 @@ def profile_row(load: Callable[[float], object], pid: int, seconds: float, folde
             record(pid, seconds, output, fmt)
         finally:
             loader.join()
-    return shares(raw.read_text())
+    result = shares(raw.read_text())
+    raw.unlink()  # megabytes of text; the flame graph holds the same stacks
+    return result
