@@ -140,6 +140,7 @@ class SessionRecord:
 
 
 def _batches(items: Iterable[str], size: int) -> Iterable[list[str]]:
+    # itertools.batched, which needs Python 3.12.
     batch: list[str] = []
     for item in items:
         batch.append(item)
