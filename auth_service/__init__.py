@@ -71,7 +71,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     )
     try:
         # Until the index is marked complete, verifiers check Redis on every request.
-        sessions.index_revocations()
+        sessions.mark_index_complete()
     except RevocationUnavailable:
         logging.getLogger(__name__).warning(
             "Redis unavailable at start-up: the revocation index is not marked complete, so"

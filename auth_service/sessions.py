@@ -223,35 +223,17 @@ class Sessions:
             # Its record goes too; the user's index drops the sid when next listed.
             pipe.delete(_family_key(sid), _previous_key(sid), _record_key(sid))
 
-    def index_revocations(self) -> int:
-        """Index every revocation key Redis holds, then mark the index complete; returns how
-        many keys were indexed.
+    def mark_index_complete(self) -> None:
+        """Say that every revocation key in Redis is in the index (auth_service's start-up).
 
-        Run at start-up: revocation keys written before auth_service kept an index (or by
-        one that did not) are indexed here, so verifiers may load the whole deny-list from
-        it. Idempotent, and safe beside writers: an index entry never lowers a score.
+        True of every Redis only an index-keeping auth_service has written to; one that
+        still holds keys from before (an upgrade) is indexed first with
+        :func:`index_existing_revocations`, as the Redis operator.
         """
-        indexed = 0
         try:
-            for pattern in (jti_key("*"), sid_key("*"), not_before_key("*")):
-                for batch in _batches(self._redis.scan_iter(match=pattern, count=1000), 500):
-                    with self._redis.pipeline(transaction=False) as pipe:
-                        for key in batch:
-                            pipe.expiretime(key)
-                        expiries = pipe.execute()
-                    # -1: no expiry (never written so; kept for ever), -2: gone meanwhile.
-                    scores = {
-                        key: (math.inf if expiry == -1 else expiry + INDEX_MARGIN_SECONDS)
-                        for key, expiry in zip(batch, expiries, strict=True)
-                        if expiry != -2
-                    }
-                    if scores:
-                        self._redis.zadd(INDEX_KEY, scores, gt=True)
-                        indexed += len(scores)
             self._redis.zadd(INDEX_KEY, {INDEX_COMPLETE: math.inf})
         except redis.RedisError as e:
             raise RevocationUnavailable() from e
-        return indexed
 
     def end_session(self, sub: str, sid: str) -> bool:
         """Revoke ``sid`` as :meth:`revoke_session` does, if it is a live session of ``sub``.
@@ -437,3 +419,33 @@ class Sessions:
             return bool(self._redis.get(_family_key(claims["sid"])) == claims["jti"])
         except redis.RedisError as e:
             raise RevocationUnavailable() from e
+
+
+def index_existing_revocations(client: redis.Redis) -> int:
+    """Index every revocation key ``client``'s Redis holds, then mark the index complete;
+    returns how many keys were indexed.
+
+    The upgrade step for a Redis written by an auth_service that kept no index, run once
+    as the Redis operator before the new auth_service starts (python -m
+    auth_service.revocation_index): it needs SCAN, which no service's Redis user has (SCAN
+    is not bound by ACL key patterns and would list every key). Idempotent, and safe
+    beside writers: an index entry never lowers a score.
+    """
+    indexed = 0
+    for pattern in (jti_key("*"), sid_key("*"), not_before_key("*")):
+        for batch in _batches(client.scan_iter(match=pattern, count=1000), 500):
+            with client.pipeline(transaction=False) as pipe:
+                for key in batch:
+                    pipe.expiretime(key)
+                expiries = pipe.execute()
+            # -1: no expiry (never written so; kept for ever), -2: gone meanwhile.
+            scores = {
+                key: (math.inf if expiry == -1 else expiry + INDEX_MARGIN_SECONDS)
+                for key, expiry in zip(batch, expiries, strict=True)
+                if expiry != -2
+            }
+            if scores:
+                client.zadd(INDEX_KEY, scores, gt=True)
+                indexed += len(scores)
+    client.zadd(INDEX_KEY, {INDEX_COMPLETE: math.inf})
+    return indexed

@@ -54,8 +54,8 @@ esac
 # The services' commands, and nothing more (each rule starts from -@all): what redis-py
 # sends (AUTH is always allowed; PING is its health check and the revocation cache's
 # confirmation), the verifier's MGET and SUBSCRIBE and the ZRANGE that loads its deny-list
-# from the revocation index, auth_service's writes (and, at its start-up, the SCAN and
-# EXPIRETIME that index revocation keys written before the index existed), its session
+# from the revocation index, auth_service's writes (no SCAN: ACL key patterns do not bind
+# it, so it would list every key), its session
 # records (hashes: HSET, HMGET) and each user's index of them (a sorted set: ZADD, ZRANGE,
 # ZREM, ZREMRANGEBYSCORE, and EXPIRE), MULTI/EXEC pipelines and Lua scripts (EVALSHA,
 # SCRIPT LOAD after a NOSCRIPT; every command a script calls is checked against the same
@@ -65,7 +65,6 @@ revocation_keys="~revoked:* ~user:not-before:* ~revocation:index"
 revocation_keys_read_only="%R~revoked:* %R~user:not-before:* %R~revocation:index"
 channel="&revocation:invalidated"
 verifier="+ping +mget +zrange +subscribe $client_setinfo"
-indexer="+scan +expiretime"
 rate_limiter="+evalsha +script|load +lindex +lpush +ltrim +expire"
 session_records="~session:* ~sessions:*"
 session_commands="+hset +hmget +expire +zadd +zrange +zrem +zremrangebyscore"
@@ -84,7 +83,7 @@ maxmemory-policy noeviction
 user default on >$REDIS_PASSWORD ~* &* +@all
 # The issuer: writes revocations, sessions' refresh families and records and its login
 # limits, and publishes the invalidations that keep every verifier's cache exact.
-user auth_service on >$REDIS_AUTH_SERVICE_PASSWORD resetkeys $revocation_keys ~refresh:* $session_records ~LIMITS:LIMITER/login/* resetchannels $channel -@all $verifier +get +set +del +exists +multi +exec +discard +publish $indexer $session_commands $rate_limiter
+user auth_service on >$REDIS_AUTH_SERVICE_PASSWORD resetkeys $revocation_keys ~refresh:* $session_records ~LIMITS:LIMITER/login/* resetchannels $channel -@all $verifier +get +set +del +exists +multi +exec +discard +publish $session_commands $rate_limiter
 # Resource services: read revocation state and listen for invalidations; users_service
 # also keeps its own sign-up limits. Neither can write, delete or expire a revocation.
 user users_service on >$REDIS_USERS_SERVICE_PASSWORD resetkeys $revocation_keys_read_only ~LIMITS:LIMITER/signup/* resetchannels $channel -@all $verifier $rate_limiter

@@ -83,7 +83,7 @@ def test_auth_service_does_everything_revocation_asks_of_it(url_for: UrlFor, cap
     second = {**first, "jti": str(uuid.uuid4())}
     with caplog.at_level(logging.WARNING, logger="secure_service.revocation_cache"):
         assert check.ping()
-        sessions.index_revocations()  # what its start-up does: SCAN, EXPIRETIME, ZADD
+        sessions.mark_index_complete()  # what its start-up does
         sessions.start_session(first, 600)
         sessions.start_session(refresh_claims(sub=first["sub"]), 300)  # the index's expiry moves
         rotated, successor = sessions.rotate(first, str(second["jti"]), 600)
@@ -112,7 +112,7 @@ def test_a_resource_service_verifies_with_its_cache_and_cannot_revoke(
 ) -> None:
     issuer, verifier = sessions_for(url_for("auth_service")), check_for(url_for(service))
     token = revocable_claims()
-    issuer.index_revocations()
+    issuer.mark_index_complete()
     with caplog.at_level(logging.WARNING, logger="secure_service.revocation_cache"):
         assert verifier.ping()
         assert not verifier.is_revoked(token)
@@ -128,7 +128,7 @@ def test_a_resource_service_verifies_with_its_cache_and_cannot_revoke(
     with pytest.raises(RevocationUnavailable):
         writer.revoke_session(jti=str(uuid.uuid4()), expires_at=int(time.time()) + 60, sids=[])
     with pytest.raises(RevocationUnavailable):
-        writer.index_revocations()
+        writer.mark_index_complete()
     # Nor may it read, start or end sessions: they are auth_service's alone.
     session = refresh_claims()
     issuer.start_session(session, 600)

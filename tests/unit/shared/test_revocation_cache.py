@@ -3,6 +3,9 @@ revocation."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -10,7 +13,7 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from auth_service.sessions import Sessions
+from auth_service.sessions import Sessions, index_existing_revocations
 from secure_service import redis_client
 from secure_service import revocation_cache as cache_module
 from secure_service.revocation import (
@@ -50,9 +53,9 @@ def cache_for(
 @pytest.fixture
 def auth_store(redis_url: str) -> Sessions:
     """What auth_service writes with: another process, another client; started, as its
-    create_app does, by indexing what is already there."""
+    create_app does, by marking the revocation index complete."""
     sessions = Sessions(redis_client(redis_url), max_token_lifetime_seconds=3600)
-    sessions.index_revocations()
+    sessions.mark_index_complete()
     return sessions
 
 
@@ -116,14 +119,20 @@ def test_without_a_complete_index_every_check_asks_redis(redis_url: str, redis_c
             time.sleep(0.002)
         assert store._cache is not None and store._cache.lookup(["any"]) is None
     finally:
-        Sessions(redis_client(redis_url), max_token_lifetime_seconds=3600).index_revocations()
+        index_existing_revocations(redis_client(redis_url))  # the upgrade step: the key is indexed
 
 
-def test_start_up_indexes_revocations_written_without_an_index(redis_url: str, redis_conn: redis.Redis) -> None:
+def test_the_upgrade_step_indexes_revocations_written_without_an_index(redis_url: str, redis_conn: redis.Redis) -> None:
     token = revocable_claims()
-    redis_conn.set(jti_key(str(token["jti"])), "1", ex=60)
+    redis_conn.set(jti_key(str(token["jti"])), "1", ex=60)  # as an auth_service that kept no index
     assert redis_conn.zscore(INDEX_KEY, jti_key(str(token["jti"]))) is None
-    Sessions(redis_client(redis_url), max_token_lifetime_seconds=3600).index_revocations()
+    redis_conn.zrem(INDEX_KEY, INDEX_COMPLETE)
+    env = {**os.environ, "REDIS_URL": redis_url}  # the operator's URL (the test Redis has no ACL)
+    run = subprocess.run(
+        [sys.executable, "-m", "auth_service.revocation_index"], env=env, capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    assert "the index is marked complete" in run.stdout
     score = redis_conn.zscore(INDEX_KEY, jti_key(str(token["jti"])))
     assert score is not None and score >= redis_conn.expiretime(jti_key(str(token["jti"])))
     store = CachedRevocationCheck(RedisRevocationCheck(redis_client(redis_url)), cache_for(redis_url))
