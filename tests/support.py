@@ -136,14 +136,16 @@ def wait_for_redis(port: int, reply: bytes, process: subprocess.Popen[Any], time
 
 
 def load_every_service_setting() -> dict[str, Declared]:
-    """Every setting the three services read, with the code's default and range."""
+    """Every setting the services read, with the code's default and range."""
     from auth_service.settings import AuthSettings
     from orders_service.settings import OrdersSettings
     from users_service.settings import UsersSettings
+    from web_service.settings import WebSettings
 
     AuthSettings.load({})
     UsersSettings.load({"ADMIN_PASSWORD": secrets.token_urlsafe(18)})
     OrdersSettings.load({"ORDERS_SERVICE_CLIENT_SECRET": secrets.token_urlsafe(32)})
+    WebSettings.load({})
     return DECLARED
 
 

@@ -44,6 +44,7 @@ def services(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         "JWKS_URL": f"http://127.0.0.1:{ports['auth']}/.well-known/jwks.json",
         "USERS_SERVICE_URL": f"http://127.0.0.1:{ports['users']}",
         "AUTH_SERVICE_URL": f"http://127.0.0.1:{ports['auth']}",
+        "ORDERS_SERVICE_URL": f"http://127.0.0.1:{ports['orders']}",
         "ORDERS_SERVICE_CLIENT_SECRET": secrets.token_urlsafe(32),
         "KEYS_DIR": str(data / "keys"),
         "ADMIN_USERNAME": ADMIN_USERNAME,

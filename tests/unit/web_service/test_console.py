@@ -1,0 +1,191 @@
+"""The browser console (BFF) against the real services: tokens stay server-side, every
+state change is same-origin with a CSRF token, and the session lives and dies with the
+user's session at auth_service."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from flask.testing import FlaskClient
+
+from tests.support import bearer
+from tests.unit.services import DEFAULT_PASSWORD, Services
+from web_service import create_app as create_web_app
+from web_service.browser_sessions import _key
+
+ORIGIN = "http://localhost:8000"
+
+
+class Console:
+    """A person's browser on the console: it follows the forms it is shown."""
+
+    def __init__(self, client: FlaskClient):
+        self.client = client
+
+    def get(self, path: str) -> Any:
+        return self.client.get(path)
+
+    def csrf(self, path: str) -> str:
+        match = re.search(r'name="csrf_token" value="([^"]+)"', self.get(path).get_data(as_text=True))
+        assert match, f"no CSRF token on {path}"
+        return match.group(1)
+
+    def post(self, path: str, data: dict[str, str], *, form_from: str | None = None, origin: str = ORIGIN) -> Any:
+        token = self.csrf(form_from or path)
+        return self.client.post(path, data={"csrf_token": token, **data}, headers={"Origin": origin})
+
+    def sign_up(self, username: str | None = None) -> str:
+        username = username or f"web-{uuid.uuid4().hex[:10]}"
+        response = self.post("/signup", {"username": username, "password": DEFAULT_PASSWORD})
+        assert response.status_code == 302 and response.headers["Location"].endswith("/profile"), response.data
+        return username
+
+    def cookie(self) -> str | None:
+        cookie = self.client.get_cookie("console")
+        return cookie.value if cookie else None
+
+
+@pytest.fixture
+def web(services: Services) -> Iterator[Any]:
+    yield create_web_app({**services.config, "PUBLIC_ORIGIN": ORIGIN})
+
+
+@pytest.fixture
+def console(web: Any) -> Console:
+    return Console(web.test_client())
+
+
+def stored(redis_conn: redis.Redis, console: Console) -> dict[str, str]:
+    sid = console.cookie()
+    assert sid
+    return redis_conn.hgetall(_key(sid))
+
+
+def test_signing_up_logs_in_and_shows_the_profile(console: Console) -> None:
+    username = console.sign_up()
+    page = console.get("/profile")
+    assert page.status_code == 200
+    assert username in page.get_data(as_text=True)
+
+
+def test_no_token_ever_reaches_the_browser(console: Console, redis_conn: redis.Redis) -> None:
+    console.sign_up()
+    tokens = stored(redis_conn, console)
+    for path in ("/profile", "/orders", "/sessions", "/token"):
+        page = console.get(path).get_data(as_text=True)
+        assert tokens["access_token"] not in page and tokens["refresh_token"] not in page
+        assert tokens["access_token"].split(".")[2] not in page  # not even the signature
+    cookie = console.client.get_cookie("console")
+    assert cookie is not None and cookie.http_only and cookie.same_site == "Lax"
+    assert cookie.value not in (tokens["access_token"], tokens["refresh_token"])
+
+
+def test_orders_placed_in_the_console_are_listed(console: Console) -> None:
+    console.sign_up()
+    response = console.post("/orders", {"item": "tea", "quantity": "3"})
+    assert response.status_code == 302
+    page = console.get("/orders").get_data(as_text=True)
+    assert "<td>tea</td><td>3</td>" in page
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "null", ""])
+def test_a_cross_site_post_is_refused_and_changes_nothing(console: Console, origin: str) -> None:
+    console.sign_up()
+    response = console.post("/orders", {"item": "forged", "quantity": "1"}, origin=origin)
+    assert response.status_code == 403
+    assert "forged" not in console.get("/orders").get_data(as_text=True)
+
+
+def test_a_post_without_the_sessions_csrf_token_is_refused(console: Console) -> None:
+    console.sign_up()
+    response = console.client.post("/orders", data={"item": "forged", "quantity": "1"}, headers={"Origin": ORIGIN})
+    assert response.status_code == 403
+    response = console.client.post(
+        "/orders", data={"csrf_token": "x" * 43, "item": "forged", "quantity": "1"}, headers={"Origin": ORIGIN}
+    )
+    assert response.status_code == 403
+    assert "forged" not in console.get("/orders").get_data(as_text=True)
+
+
+def test_every_page_carries_a_strict_policy(console: Console) -> None:
+    for path in ("/", "/login", "/signup", "/nowhere"):
+        headers = console.get(path).headers
+        policy = headers["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+        assert "frame-ancestors 'none'" in policy
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_a_refused_sign_up_says_why_on_the_page(console: Console) -> None:
+    response = console.post("/signup", {"username": "ok-name", "password": "short"})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "password" in page and "Traceback" not in page
+
+
+def test_logging_out_revokes_the_tokens_at_every_service(
+    console: Console, services: Services, redis_conn: redis.Redis
+) -> None:
+    console.sign_up()
+    access = stored(redis_conn, console)["access_token"]
+    sid = console.cookie()
+    assert console.post("/logout", {}, form_from="/profile").status_code == 302
+    time.sleep(0.002)
+    assert services.users.test_client().get("/users/me", headers=bearer(access)).status_code == 401
+    assert redis_conn.exists(_key(str(sid))) == 0
+    assert console.get("/profile").status_code == 302  # back to the login page
+
+
+def test_the_console_refreshes_once_however_many_requests_find_the_token_old(
+    web: Any, console: Console, redis_conn: redis.Redis
+) -> None:
+    console.sign_up()
+    key = _key(str(console.cookie()))
+    before = redis_conn.hgetall(key)
+    redis_conn.hset(key, "access_exp", str(int(time.time())))  # as if it expired now
+    cookie = str(console.cookie())
+    results: list[int] = []
+
+    def tab() -> None:
+        client = web.test_client()
+        client.set_cookie("console", cookie)
+        results.append(client.get("/profile").status_code)
+
+    tabs = [threading.Thread(target=tab) for _ in range(4)]
+    for thread in tabs:
+        thread.start()
+    for thread in tabs:
+        thread.join()
+    after = redis_conn.hgetall(key)
+    assert results == [200] * 4
+    assert after["refresh_token"] != before["refresh_token"]  # refreshed ...
+    assert console.get("/profile").status_code == 200  # ... once: a second would have been reuse
+
+
+def test_ending_another_session_from_the_sessions_page(web: Any, console: Console, services: Services) -> None:
+    username = console.sign_up()
+    other = Console(web.test_client())
+    assert other.post("/login", {"username": username, "password": DEFAULT_PASSWORD}).status_code == 302
+    page = console.get("/sessions").get_data(as_text=True)
+    ends = re.findall(r'action="(/sessions/[^"]+/end)"', page)
+    assert len(ends) == 1  # the other one; this one has no End button
+    assert console.post(ends[0], {}, form_from="/sessions").status_code == 302
+    time.sleep(0.002)
+    assert other.get("/profile").status_code == 302  # its tokens are refused: log in again
+    assert console.get("/profile").status_code == 200
+
+
+def test_the_token_inspector_shows_claims_not_the_token(console: Console, redis_conn: redis.Redis) -> None:
+    console.sign_up()
+    page = console.get("/token").get_data(as_text=True)
+    for claim in ("iss", "sub", "aud", "exp", "jti", "sid"):
+        assert f"<code>{claim}</code>" in page
+    assert 'id="countdown"' in page and "<script>" not in page

@@ -1,0 +1,23 @@
+"""web_service refuses, at start-up, an origin its Origin check could not compare against."""
+
+from __future__ import annotations
+
+import pytest
+
+from secure_service import SettingsError
+from web_service.settings import WebSettings
+
+
+@pytest.mark.parametrize(
+    "origin", ["localhost:8000", "ftp://console.example", "https://console.example/app", "https://console.example?x=1"]
+)
+def test_a_public_origin_that_is_not_scheme_host_port_is_refused(origin: str) -> None:
+    with pytest.raises(SettingsError, match="PUBLIC_ORIGIN"):
+        WebSettings.load({"PUBLIC_ORIGIN": origin})
+
+
+@pytest.mark.parametrize(("origin", "secure"), [("http://localhost:8000", False), ("https://console.example/", True)])
+def test_the_cookie_is_secure_exactly_when_the_console_is_served_over_https(origin: str, secure: bool) -> None:
+    settings = WebSettings.load({"PUBLIC_ORIGIN": origin})
+    assert settings.secure_cookie is secure
+    assert settings.public_origin == origin.rstrip("/")
