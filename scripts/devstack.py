@@ -260,7 +260,10 @@ def main() -> int:
             "JWT_ISSUER": base,
             "JWKS_URL": f"{base}/.well-known/jwks.json",
             "USERS_SERVICE_URL": f"http://127.0.0.1:{ports['users_service']}",
+            "ORDERS_SERVICE_URL": f"http://127.0.0.1:{ports['orders_service']}",
             "AUTH_SERVICE_URL": base,
+            # The console's forms are accepted from the address the README opens.
+            "PUBLIC_ORIGIN": f"http://localhost:{ports['web_service']}",
             "KEYS_DIR": str(data_dir / "keys"),
             **os.environ,
             "HOST": "127.0.0.1",

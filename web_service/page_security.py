@@ -1,8 +1,8 @@
 """What every page response carries and every state-changing request must show.
 
 - Headers: a Content-Security-Policy with no inline script or style and no framing,
-  ``nosniff``, a Referrer-Policy, and ``Cache-Control: no-store`` (pages show a person's
-  data and a CSRF token).
+  ``nosniff``, a Referrer-Policy that tells no other site where a person was, and
+  ``Cache-Control: no-store`` (pages show a person's data and a CSRF token).
 - A state-changing request (anything but GET and HEAD) must name this console's own origin
   in ``Origin`` (browsers send it on every cross-origin and every POST request), and, for
   a form, carry the session's CSRF token: either failing is a 403 that changes nothing.
@@ -29,7 +29,10 @@ CONTENT_SECURITY_POLICY = "; ".join(
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: with it a browser sends "Origin: null" on the console's own form
+    # posts (the Fetch standard's rule for that policy), and the Origin check would refuse
+    # them all. same-origin sends nothing to any other site.
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
     "Cross-Origin-Opener-Policy": "same-origin",

@@ -4,7 +4,7 @@
 # standard input, so no password is ever in the process list.
 #
 #   REDIS_PASSWORD=… REDIS_AUTH_SERVICE_PASSWORD=… REDIS_USERS_SERVICE_PASSWORD=… \
-#   REDIS_ORDERS_SERVICE_PASSWORD=… sh deploy/redis/redis-server.sh [redis-server options]
+#   REDIS_ORDERS_SERVICE_PASSWORD=… REDIS_WEB_SERVICE_PASSWORD=… sh deploy/redis/redis-server.sh [redis-server options]
 #
 # Options after the script name (where it listens and keeps its files: --bind, --port,
 # --dir) are passed on and override the configuration below. REDIS_SERVER names the
@@ -36,6 +36,7 @@ check_password REDIS_PASSWORD "${REDIS_PASSWORD:-}"
 check_password REDIS_AUTH_SERVICE_PASSWORD "${REDIS_AUTH_SERVICE_PASSWORD:-}"
 check_password REDIS_USERS_SERVICE_PASSWORD "${REDIS_USERS_SERVICE_PASSWORD:-}"
 check_password REDIS_ORDERS_SERVICE_PASSWORD "${REDIS_ORDERS_SERVICE_PASSWORD:-}"
+check_password REDIS_WEB_SERVICE_PASSWORD "${REDIS_WEB_SERVICE_PASSWORD:-}"
 
 server=${REDIS_SERVER:-redis-server}
 version=$("$server" --version) || die "cannot run $server"
@@ -88,4 +89,8 @@ user auth_service on >$REDIS_AUTH_SERVICE_PASSWORD resetkeys $revocation_keys ~r
 # also keeps its own sign-up limits. Neither can write, delete or expire a revocation.
 user users_service on >$REDIS_USERS_SERVICE_PASSWORD resetkeys $revocation_keys_read_only ~LIMITS:LIMITER/signup/* resetchannels $channel -@all $verifier $rate_limiter
 user orders_service on >$REDIS_ORDERS_SERVICE_PASSWORD resetkeys $revocation_keys_read_only resetchannels $channel -@all $verifier
+# The browser console: its own session store (hashes under web:session:, the refresh lock
+# under web:refresh:, taken with SET NX PX and released by redis-py's Lock script, which GETs it) and no
+# revocation key or channel at all: it verifies no token, it holds them.
+user web_service on >$REDIS_WEB_SERVICE_PASSWORD resetkeys ~web:* resetchannels -@all +ping $client_setinfo +hset +hgetall +expire +del +multi +exec +set +get +evalsha +script|load
 CONFIG

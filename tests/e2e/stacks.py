@@ -52,6 +52,8 @@ BACKENDS = ("local", "compose")
 REDIS_PASSWORDS = {"default": "REDIS_PASSWORD", **{s.name: s.redis_password for s in stack_services()}}
 #: The services by the short names a Stack gives their URLs (auth, users, orders).
 SHORT_NAMES = tuple(short_name(s) for s in stack_services())
+#: The services with an API (an OpenAPI document): all but the console, which serves pages.
+API_NAMES = tuple(name for name in SHORT_NAMES if name != "web")
 
 
 def redis_cli_credentials(redis_url: str) -> list[str]:
@@ -67,6 +69,8 @@ class Stack:
     auth: str
     users: str
     orders: str
+    #: The browser console (web_service).
+    web: str
     admin_username: str
     admin_password: str
     client_secret: str
@@ -155,6 +159,8 @@ class LocalProcesses:
             "ADMIN_USERNAME": ADMIN_USERNAME,
             "ADMIN_PASSWORD": keys.admin_password,
             "SERVICE_CLIENTS": keys.service_clients(),
+            # The console accepts forms from the address the tests open it at.
+            "PUBLIC_ORIGIN": f"http://127.0.0.1:{self.ports['web']}",
             **settings,
         }
         # devstack starts its own Redis and generates its passwords (into data/dev.env).
@@ -270,6 +276,7 @@ def local_stack(scratch: Path) -> Iterator[Stack]:
             auth=processes.url("auth"),
             users=processes.url("users"),
             orders=processes.url("orders"),
+            web=processes.url("web"),
             admin_username=ADMIN_USERNAME,
             admin_password=keys.admin_password,
             client_secret=keys.client_secret,
@@ -306,6 +313,7 @@ def compose_stack(scratch: Path) -> Iterator[Stack]:
         **{variable: secrets.token_urlsafe(18) for variable in REDIS_PASSWORDS.values()},
         **{s.client_secret: secrets.token_urlsafe(32) for s in stack_services() if s.client_secret},
         "SERVICE_CLIENTS": keys.service_clients(),
+        "PUBLIC_ORIGIN": f"http://127.0.0.1:{ports['web']}",
         **STACK_SETTINGS,
     }
     # Single quotes: compose takes the value literally (JSON, spaces).
@@ -366,6 +374,7 @@ def compose_stack(scratch: Path) -> Iterator[Stack]:
             auth=urls["auth"],
             users=urls["users"],
             orders=urls["orders"],
+            web=urls["web"],
             admin_username=ADMIN_USERNAME,
             admin_password=keys.admin_password,
             client_secret=keys.client_secret,

@@ -19,8 +19,8 @@ from tests.e2e.stacks import REDIS_PASSWORDS, USERNAME_LIMIT_FAILURES, Stack
 from tests.support import stack_services
 
 SERVICES = tuple(s.name for s in stack_services())
-#: Every service but the issuer: the verifiers.
-RESOURCE_SERVICES = tuple(name for name in SERVICES if name != "auth_service")
+#: The verifiers: every service but the issuer and the console, which verifies no token.
+RESOURCE_SERVICES = tuple(name for name in SERVICES if name not in ("auth_service", "web_service"))
 #: What no service may run: wiping, reconfiguring, enumerating or administering Redis.
 ADMINISTRATION = [
     ("FLUSHALL",),

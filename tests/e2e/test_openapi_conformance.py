@@ -27,7 +27,7 @@ from schemathesis.checks import (
 from schemathesis.generation import GenerationMode
 
 from tests.e2e.client import Client
-from tests.e2e.stacks import SHORT_NAMES, Stack
+from tests.e2e.stacks import API_NAMES, Stack
 
 
 def positive_data_acceptance_beyond_password_strength(ctx: Any, response: Any, case: schemathesis.Case) -> bool | None:
@@ -93,7 +93,7 @@ def fuzz(operation: schemathesis.APIOperation, mode: GenerationMode, base_url: s
 
 
 @pytest.mark.parametrize("mode", list(GenerationMode), ids=[m.value for m in GenerationMode])
-@pytest.mark.parametrize("service", SHORT_NAMES)
+@pytest.mark.parametrize("service", API_NAMES)
 def test_the_service_conforms_to_its_openapi_document(
     stack: Stack, client: Client, service: str, mode: GenerationMode
 ) -> None:

@@ -25,6 +25,7 @@ from secure_service import RevocationCheck, RevocationUnavailable, redis_client,
 from secure_service.rate_limits import init_rate_limiter
 from secure_service.revocation_cache import INVALIDATION_CHANNEL
 from tests.support import free_port, revocable_claims, wait_for_redis
+from web_service.browser_sessions import BrowserSessions, Tokens
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORDS = {
@@ -32,6 +33,7 @@ PASSWORDS = {
     "auth_service": "REDIS_AUTH_SERVICE_PASSWORD",
     "users_service": "REDIS_USERS_SERVICE_PASSWORD",
     "orders_service": "REDIS_ORDERS_SERVICE_PASSWORD",
+    "web_service": "REDIS_WEB_SERVICE_PASSWORD",
 }
 RESOURCE_SERVICES = ("users_service", "orders_service")
 #: Redis URL of one ACL user.
@@ -200,3 +202,23 @@ def test_the_script_refuses_a_weak_or_shared_password(tmp_path: Path, password: 
     _, stderr = process.communicate(timeout=10)
     assert process.returncode == 2
     assert message in stderr.decode()
+
+
+def test_the_console_keeps_its_browser_sessions_and_touches_nothing_else(url_for: UrlFor) -> None:
+    client = redis_client(url_for("web_service"))
+    store = BrowserSessions(client, lifetime_seconds=600)
+    anonymous = store.start_anonymous()
+    session = store.log_in(anonymous, "alice", Tokens("access", "refresh", int(time.time())))
+    refreshed = store.refresh(session, 60, lambda _refresh: Tokens("access-2", "refresh-2", int(time.time()) + 600))
+    assert refreshed is not None and store.load(session.sid) == refreshed  # under its lock
+    store.end(session.sid)
+    assert store.load(session.sid) is None
+    # It verifies no token: no revocation key, no invalidation channel, nobody's sessions.
+    for command in (
+        ("MGET", "revoked:jti:x"),
+        ("GET", "session:x"),
+        ("SUBSCRIBE", INVALIDATION_CHANNEL),
+        ("KEYS", "*"),
+    ):
+        with pytest.raises(redis.RedisError, match="NOPERM|permission"):
+            client.execute_command(*command)

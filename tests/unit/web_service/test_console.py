@@ -121,7 +121,7 @@ def test_every_page_carries_a_strict_policy(console: Console) -> None:
         assert "script-src 'self'" in policy and "unsafe-inline" not in policy
         assert "frame-ancestors 'none'" in policy
         assert headers["X-Content-Type-Options"] == "nosniff"
-        assert headers["Referrer-Policy"] == "no-referrer"
+        assert headers["Referrer-Policy"] == "same-origin"
 
 
 def test_a_refused_sign_up_says_why_on_the_page(console: Console) -> None:

@@ -1,0 +1,161 @@
+"""The console in a real Chromium (Debian's chromium and chromium-driver, driven by selenium):
+a person's whole session, and what a script in the page can reach of its tokens: nothing.
+
+Screenshots of the main pages go to tests/e2e/output/<backend>/ (not kept in git; the
+README shows two copied to docs/console/).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service as ChromeService
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.e2e.stacks import Stack
+
+OUTPUT = Path(__file__).resolve().parent / "output"
+PASSWORD = "a long enough password"
+
+
+def chromium() -> WebDriver:
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
+        options.add_argument(argument)
+    service = ChromeService(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver")
+    return webdriver.Chrome(options=options, service=service)
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    driver = chromium()
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def second_browser() -> Iterator[WebDriver]:
+    driver = chromium()
+    yield driver
+    driver.quit()
+
+
+def screenshot(driver: WebDriver, stack: Stack, name: str) -> None:
+    folder = OUTPUT / stack.backend
+    folder.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(folder / f"{name}.png"))
+
+
+def fill(driver: WebDriver, fields: dict[str, str], button: str) -> None:
+    for name, value in fields.items():
+        element = driver.find_element(By.NAME, name)
+        element.clear()
+        element.send_keys(value)
+    clicked = driver.find_element(By.ID, button)
+    clicked.click()
+    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(clicked))  # the next page
+
+
+def stored_tokens(stack: Stack, driver: WebDriver) -> dict[str, str]:
+    """What the console holds for this browser, read as the Redis operator."""
+    sid = driver.get_cookie("console")
+    assert sid is not None
+    key = "web:session:" + hashlib.sha256(sid["value"].encode()).hexdigest()
+    values = stack.redis_command("default", "HGETALL", key).split("\n")
+    return dict(zip(values[::2], values[1::2], strict=True))
+
+
+def token_id(driver: WebDriver, stack: Stack) -> str:
+    driver.get(f"{stack.web}/token")
+    match = re.search(r"<code>jti</code></td><td><code>&#34;([^&]+)&#34;", driver.page_source) or re.search(
+        r'<code>jti</code></td><td><code>"([^"]+)"', driver.page_source
+    )
+    assert match, "the token inspector shows the jti"
+    return match.group(1)
+
+
+def test_a_person_uses_the_console_and_no_script_can_reach_a_token(
+    stack: Stack, browser: WebDriver, second_browser: WebDriver
+) -> None:
+    username = f"web-{uuid.uuid4().hex[:10]}"
+    browser.get(f"{stack.web}/signup")
+    screenshot(browser, stack, "signup")
+    fill(browser, {"username": username, "password": PASSWORD}, "signup")
+    assert browser.current_url.endswith("/profile"), browser.page_source[-1500:]
+    assert username in browser.page_source
+    screenshot(browser, stack, "profile")
+
+    browser.get(f"{stack.web}/orders")
+    fill(browser, {"item": "green tea", "quantity": "2"}, "place-order")
+    assert "green tea" in browser.find_element(By.ID, "orders").text
+    screenshot(browser, stack, "orders")
+
+    # A second tab shares the session; the console refreshes the access token once it is
+    # within REFRESH_MARGIN_SECONDS of exp, here forced by moving exp to now.
+    first = token_id(browser, stack)
+    sid = browser.get_cookie("console")  # WebDriver sees HttpOnly cookies; page scripts do not
+    assert sid is not None
+    key = "web:session:" + hashlib.sha256(sid["value"].encode()).hexdigest()
+    browser.switch_to.new_window("tab")
+    stack.redis_command("default", "HSET", key, "access_exp", str(int(time.time())))
+    refreshed = token_id(browser, stack)
+    assert refreshed != first
+    screenshot(browser, stack, "token")
+    browser.switch_to.window(browser.window_handles[0])
+    assert token_id(browser, stack) == refreshed  # the first tab sees the same session
+
+    # Nothing a script in the page can read holds a token.
+    tokens = stored_tokens(stack, browser)
+    for path in ("/profile", "/orders", "/sessions", "/token"):
+        browser.get(f"{stack.web}{path}")
+        readable = browser.execute_script(
+            "return [document.cookie, JSON.stringify(localStorage), JSON.stringify(sessionStorage),"
+            " document.documentElement.outerHTML].join(' ')"
+        )
+        for token in (tokens["access_token"], tokens["refresh_token"]):
+            assert token not in readable and token.split(".")[2] not in readable
+    assert browser.execute_script("return document.cookie") == ""  # the one cookie is HttpOnly
+
+    # Another login of the same person, in another browser, ended from the sessions page.
+    second_browser.get(f"{stack.web}/login")
+    fill(second_browser, {"username": username, "password": PASSWORD}, "login")
+    assert second_browser.current_url.endswith("/profile")
+    browser.get(f"{stack.web}/sessions")
+    screenshot(browser, stack, "sessions")
+    end = browser.find_element(By.CLASS_NAME, "end-session")
+    end.click()
+    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(end))  # the list again
+    assert browser.find_elements(By.CLASS_NAME, "end-session") == []
+    second_browser.get(f"{stack.web}/profile")
+    assert second_browser.current_url.endswith("/login")
+
+    # A form posted from another site: 403, and no order.
+    browser.get(
+        "data:text/html,<form method=post action='"
+        + f"{stack.web}/orders"
+        + "'><input name=item value=forged><input name=quantity value=1></form>"
+        + "<script>document.forms[0].submit()</script>"
+    )
+    time.sleep(1)
+    assert "403" in browser.title or "did not come from" in browser.page_source or "own pages" in browser.page_source
+    browser.get(f"{stack.web}/orders")
+    assert "forged" not in browser.page_source
+
+    logout = browser.find_element(By.ID, "logout")
+    logout.click()
+    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(logout))
+    assert browser.current_url.endswith("/login")
+    browser.get(f"{stack.web}/profile")
+    assert browser.current_url.endswith("/login")
