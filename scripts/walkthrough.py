@@ -7,7 +7,7 @@ value ``eyJ…`` only requires the real one to start with ``eyJ``. The tutorial 
 CI runs this against the stack, and it exits 1 at the first step that does not behave as
 written.
 
-Environment: AUTH_URL, USERS_URL, ORDERS_URL (default http://localhost:8001, 8002, 8003),
+Environment: AUTH_URL, USERS_URL, ORDERS_URL, WEB_URL (default http://localhost:8001, 8002, 8003, 8000),
 ADMIN_PASSWORD (the stack's admin password), ADMIN_USERNAME (its name, default admin),
 ORDERS_SERVICE_CLIENT_SECRET (orders_service's client secret, for the token-exchange
 section; make walkthrough reads all three from .env or var/dev.env), TUTORIAL (default
@@ -131,7 +131,7 @@ class Walkthrough:
         self.env = {**os.environ, "ADMIN_USERNAME": os.environ.get("ADMIN_USERNAME") or "admin"}
         self.run_id = secrets.token_hex(3)
         self.replacements = {"alice": f"alice-{self.run_id}", "bob": f"bob-{self.run_id}"}
-        for name, default in (("AUTH_URL", 8001), ("USERS_URL", 8002), ("ORDERS_URL", 8003)):
+        for name, default in (("AUTH_URL", 8001), ("USERS_URL", 8002), ("ORDERS_URL", 8003), ("WEB_URL", 8000)):
             netloc = urlsplit(os.environ.get(name, f"http://localhost:{default}")).netloc
             self.replacements[f"localhost:{default}"] = netloc
 

@@ -11,6 +11,7 @@ from flask import render_template
 from werkzeug.exceptions import HTTPException
 
 from secure_service import create_service_app, health_blueprint, redis_client
+from secure_service.errors import ServiceError
 
 from . import routes
 from .api import StackApi
@@ -41,6 +42,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
         # A page for a person, never the JSON shape the API services answer with.
         message = error.description if error.code in (400, 403, 404, 405, 413) else "Something went wrong."
         return render_template("error.html", session=None, message=message), error.code or 500
+
+    @app.errorhandler(ServiceError)
+    def _shared_error(error: ServiceError) -> tuple[str, int, dict[str, str]]:
+        # What the shared package refuses before a view runs (a form that is not UTF-8, …).
+        page = render_template("error.html", session=None, message=error.message)
+        return page, error.status_code, dict(error.headers or {})
 
     return app
 

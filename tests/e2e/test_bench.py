@@ -65,9 +65,11 @@ def test_the_benchmark_measures_everything_it_reports(tmp_path: Path) -> None:
             else:
                 assert run["tokens_sent"] == 0, name
     assert http["bare /plain"]["ratio_to_bare"] == 1
-    # The naive app reads Redis once per request; /healthz never.
+    # The naive app reads Redis once per request; /healthz never. (Redis counts every
+    # client's MGETs: a worker elsewhere loading its deny-list or re-reading announced keys
+    # can fall in this row's window, seen once in 2300 requests; one per request is 1.00.)
     assert http["bare /naive, token mix"]["summary"]["redis_mget_per_request"] >= 0.99
-    assert http["users_service /healthz"]["summary"]["redis_mget_per_request"] == 0
+    assert http["users_service /healthz"]["summary"]["redis_mget_per_request"] < 0.01
 
     verifier = results["verifier"]
     assert verifier["verifier_new_us"] > 0 and verifier["floor_us"] > 0

@@ -16,6 +16,7 @@ def walk(stack: Stack, tutorial: Path) -> subprocess.CompletedProcess[str]:
         "AUTH_URL": stack.auth,
         "USERS_URL": stack.users,
         "ORDERS_URL": stack.orders,
+        "WEB_URL": stack.web,
         "ADMIN_USERNAME": stack.admin_username,
         "ADMIN_PASSWORD": stack.admin_password,
         # The tutorial's token exchange by hand, as orders_service's client.

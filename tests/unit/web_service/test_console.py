@@ -7,59 +7,15 @@ from __future__ import annotations
 import re
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
-from flask.testing import FlaskClient
 
 from tests.support import bearer
 from tests.unit.services import DEFAULT_PASSWORD, Services
-from web_service import create_app as create_web_app
+from tests.unit.web_service.console import ORIGIN, Console
 from web_service.browser_sessions import _key
-
-ORIGIN = "http://localhost:8000"
-
-
-class Console:
-    """A person's browser on the console: it follows the forms it is shown."""
-
-    def __init__(self, client: FlaskClient):
-        self.client = client
-
-    def get(self, path: str) -> Any:
-        return self.client.get(path)
-
-    def csrf(self, path: str) -> str:
-        match = re.search(r'name="csrf_token" value="([^"]+)"', self.get(path).get_data(as_text=True))
-        assert match, f"no CSRF token on {path}"
-        return match.group(1)
-
-    def post(self, path: str, data: dict[str, str], *, form_from: str | None = None, origin: str = ORIGIN) -> Any:
-        token = self.csrf(form_from or path)
-        return self.client.post(path, data={"csrf_token": token, **data}, headers={"Origin": origin})
-
-    def sign_up(self, username: str | None = None) -> str:
-        username = username or f"web-{uuid.uuid4().hex[:10]}"
-        response = self.post("/signup", {"username": username, "password": DEFAULT_PASSWORD})
-        assert response.status_code == 302 and response.headers["Location"].endswith("/profile"), response.data
-        return username
-
-    def cookie(self) -> str | None:
-        cookie = self.client.get_cookie("console")
-        return cookie.value if cookie else None
-
-
-@pytest.fixture
-def web(services: Services) -> Iterator[Any]:
-    yield create_web_app({**services.config, "PUBLIC_ORIGIN": ORIGIN})
-
-
-@pytest.fixture
-def console(web: Any) -> Console:
-    return Console(web.test_client())
 
 
 def stored(redis_conn: redis.Redis, console: Console) -> dict[str, str]:
