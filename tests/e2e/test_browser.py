@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.remote.webdriver import WebDriver, WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.e2e.stacks import Stack
@@ -58,14 +58,25 @@ def screenshot(driver: WebDriver, stack: Stack, name: str) -> None:
     driver.save_screenshot(str(folder / f"{name}.png"))
 
 
+def click_and_wait(driver: WebDriver, element: WebElement) -> None:
+    """Click what submits a form, and return once the next page has loaded.
+
+    The old document is marked; a new one is not. (``staleness_of`` is not used: while
+    Chromium navigates, its driver can answer with a generic error instead of "stale".)
+    """
+    driver.execute_script("window.__previous_page = true")
+    element.click()
+    WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script("return document.readyState === 'complete' && !window.__previous_page")
+    )
+
+
 def fill(driver: WebDriver, fields: dict[str, str], button: str) -> None:
     for name, value in fields.items():
         element = driver.find_element(By.NAME, name)
         element.clear()
         element.send_keys(value)
-    clicked = driver.find_element(By.ID, button)
-    clicked.click()
-    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(clicked))  # the next page
+    click_and_wait(driver, driver.find_element(By.ID, button))
 
 
 def stored_tokens(stack: Stack, driver: WebDriver) -> dict[str, str]:
@@ -134,9 +145,7 @@ def test_a_person_uses_the_console_and_no_script_can_reach_a_token(
     assert second_browser.current_url.endswith("/profile")
     browser.get(f"{stack.web}/sessions")
     screenshot(browser, stack, "sessions")
-    end = browser.find_element(By.CLASS_NAME, "end-session")
-    end.click()
-    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(end))  # the list again
+    click_and_wait(browser, browser.find_element(By.CLASS_NAME, "end-session"))  # the list again
     assert browser.find_elements(By.CLASS_NAME, "end-session") == []
     second_browser.get(f"{stack.web}/profile")
     assert second_browser.current_url.endswith("/login")
@@ -153,9 +162,7 @@ def test_a_person_uses_the_console_and_no_script_can_reach_a_token(
     browser.get(f"{stack.web}/orders")
     assert "forged" not in browser.page_source
 
-    logout = browser.find_element(By.ID, "logout")
-    logout.click()
-    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(logout))
+    click_and_wait(browser, browser.find_element(By.ID, "logout"))
     assert browser.current_url.endswith("/login")
     browser.get(f"{stack.web}/profile")
     assert browser.current_url.endswith("/login")
