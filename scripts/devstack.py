@@ -264,6 +264,12 @@ def main() -> int:
             "AUTH_SERVICE_URL": base,
             # The console's forms are accepted from the address the README opens.
             "PUBLIC_ORIGIN": f"http://localhost:{ports['web_service']}",
+            # Where its pages link to each API service's /docs.
+            **{
+                f"{name.upper()}_PUBLIC_URL": f"http://localhost:{ports[name]}"
+                for name in SERVICES
+                if name != "web_service"
+            },
             "KEYS_DIR": str(data_dir / "keys"),
             **os.environ,
             "HOST": "127.0.0.1",

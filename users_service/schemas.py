@@ -56,6 +56,15 @@ class InternalUserOut(UserOut):
     active = Boolean()
 
 
+class VerifiedUserOut(InternalUserOut):
+    """The user whose credentials were right: InternalUserOut's fields, under its own name.
+
+    A class of its own because APIFlask 3.1.2 does not see a schema that apispec already
+    registered as nested: InternalUserOut, nested here and also an endpoint's output, landed
+    in the OpenAPI document twice (InternalUserOut and InternalUserOut1), with a UserWarning.
+    """
+
+
 class CredentialsOut(Schema):
     valid = Boolean()
-    user = Nested(InternalUserOut, allow_none=True)
+    user = Nested(VerifiedUserOut, allow_none=True)

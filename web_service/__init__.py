@@ -25,7 +25,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     """Build web_service; ``config`` overrides environment variables of the same name."""
     settings = WebSettings.load(config)
     app = create_service_app(
-        __name__, SERVICE_NAME, title="web_service", log_level=settings.log_level, proxy_hops=settings.proxy_hops
+        __name__,
+        SERVICE_NAME,
+        title="web_service",
+        log_level=settings.log_level,
+        proxy_hops=settings.proxy_hops,
+        # Pages for a person, not an API: the console links to the API services' docs instead.
+        api_docs=False,
     )
     store = redis_client(settings.redis_url)
     app.extensions[EXTENSION_KEY] = WebState(
@@ -36,6 +42,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     init_page_security(app, settings.public_origin)
     app.register_blueprint(routes.bp)
     app.register_blueprint(health_blueprint({"redis": lambda: _redis_answers(store)}))
+
+    @app.context_processor
+    def _api_docs() -> dict[str, Any]:
+        # Every page's footer links to each API service's interactive docs.
+        return {"api_docs": {name: f"{url}/docs" for name, url in settings.public_api_urls.items()}}
 
     @app.errorhandler(HTTPException)
     def _page_error(error: HTTPException) -> tuple[str, int]:

@@ -26,6 +26,8 @@ class WebSettings:
     refresh_margin_seconds: int
     #: How long a logged-in browser session lasts without a new login.
     session_lifetime_seconds: int
+    #: Where a browser reaches each API service (its /docs page), by service name.
+    public_api_urls: dict[str, str]
     peer_timeout_seconds: float
     log_level: str
     proxy_hops: int
@@ -43,17 +45,22 @@ class WebSettings:
             users_service_url=source.string("USERS_SERVICE_URL", "http://127.0.0.1:8002"),
             orders_service_url=source.string("ORDERS_SERVICE_URL", "http://127.0.0.1:8003"),
             redis_url=source.string("REDIS_URL", "redis://127.0.0.1:6379/0"),
-            public_origin=_origin(source.string("PUBLIC_ORIGIN", "http://localhost:8000")),
+            public_origin=_origin(source, "PUBLIC_ORIGIN", "http://localhost:8000"),
             refresh_margin_seconds=source.integer("REFRESH_MARGIN_SECONDS", 60, 5, 290),
             session_lifetime_seconds=source.integer("WEB_SESSION_LIFETIME_SECONDS", 8 * 3600, 300, 7 * 86400),
+            public_api_urls={
+                name: _origin(source, f"{name.upper()}_PUBLIC_URL", f"http://localhost:{port}")
+                for name, port in (("auth_service", 8001), ("users_service", 8002), ("orders_service", 8003))
+            },
             peer_timeout_seconds=float(source.integer("PEER_TIMEOUT_SECONDS", 3, 1, 30)),
             log_level=source.choice("LOG_LEVEL", "INFO", LOG_LEVELS),
             proxy_hops=trusted_proxy_hops(source),
         )
 
 
-def _origin(value: str) -> str:
+def _origin(source: Source, name: str, default: str) -> str:
+    value = source.string(name, default)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/") or parts.query:
-        raise SettingsError(f"PUBLIC_ORIGIN must be scheme://host[:port], got {value!r}")
+        raise SettingsError(f"{name} must be scheme://host[:port], got {value!r}")
     return f"{parts.scheme}://{parts.netloc}"

@@ -314,6 +314,11 @@ def compose_stack(scratch: Path) -> Iterator[Stack]:
         **{s.client_secret: secrets.token_urlsafe(32) for s in stack_services() if s.client_secret},
         "SERVICE_CLIENTS": keys.service_clients(),
         "PUBLIC_ORIGIN": f"http://127.0.0.1:{ports['web']}",
+        # Where the console's pages link to each API service's /docs.
+        **{
+            f"{name.upper()}_SERVICE_PUBLIC_URL": f"http://127.0.0.1:{ports[name]}"
+            for name in ("auth", "users", "orders")
+        },
         **STACK_SETTINGS,
     }
     # Single quotes: compose takes the value literally (JSON, spaces).

@@ -16,11 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver, WebElement
+from selenium.webdriver.support import expected_conditions as until
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.e2e.stacks import Stack
@@ -34,6 +36,8 @@ def chromium() -> WebDriver:
     options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
         options.add_argument(argument)
+    # The page's console messages, where Chromium reports every CSP violation.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     service = ChromeService(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver")
     return webdriver.Chrome(options=options, service=service)
 
@@ -88,6 +92,11 @@ def stored_tokens(stack: Stack, driver: WebDriver) -> dict[str, str]:
     return dict(zip(values[::2], values[1::2], strict=True))
 
 
+def console_errors(driver: WebDriver) -> list[str]:
+    """What the page reported as errors since the last call: CSP violations, failed loads."""
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
 def token_id(driver: WebDriver, stack: Stack) -> str:
     driver.get(f"{stack.web}/token")
     match = re.search(r"<code>jti</code></td><td><code>&#34;([^&]+)&#34;", driver.page_source) or re.search(
@@ -138,6 +147,7 @@ def test_a_person_uses_the_console_and_no_script_can_reach_a_token(
         for token in (tokens["access_token"], tokens["refresh_token"]):
             assert token not in readable and token.split(".")[2] not in readable
     assert browser.execute_script("return document.cookie") == ""  # the one cookie is HttpOnly
+    assert console_errors(browser) == []  # the CSP blocked nothing the pages need
 
     # Another login of the same person, in another browser, ended from the sessions page.
     second_browser.get(f"{stack.web}/login")
@@ -166,3 +176,40 @@ def test_a_person_uses_the_console_and_no_script_can_reach_a_token(
     assert browser.current_url.endswith("/login")
     browser.get(f"{stack.web}/profile")
     assert browser.current_url.endswith("/login")
+
+
+def test_a_developer_tries_an_endpoint_from_the_docs_the_console_links_to(stack: Stack, browser: WebDriver) -> None:
+    username = f"docs-{uuid.uuid4().hex[:10]}"
+    created = requests.post(f"{stack.users}/users", json={"username": username, "password": PASSWORD}, timeout=10)
+    assert created.status_code == 201
+    login = requests.post(f"{stack.auth}/auth/login", json={"username": username, "password": PASSWORD}, timeout=10)
+    access_token = login.json()["access_token"]
+    wait = WebDriverWait(browser, 20)
+
+    browser.get(f"{stack.web}/login")
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "users_service API docs"))
+    assert browser.current_url.endswith("/docs")
+    wait.until(until.presence_of_element_located((By.CSS_SELECTOR, ".opblock-summary-path[data-path='/users/me']")))
+    screenshot(browser, stack, "api-docs")
+
+    # Authorize with the token, then call GET /users/me from the page.
+    browser.find_element(By.CSS_SELECTOR, "button.authorize").click()
+    wait.until(until.visibility_of_element_located((By.CSS_SELECTOR, ".auth-container input"))).send_keys(access_token)
+    browser.find_element(By.CSS_SELECTOR, ".auth-btn-wrapper button.authorize").click()
+    browser.find_element(By.CSS_SELECTOR, ".auth-btn-wrapper button.btn-done").click()
+    path = browser.find_element(By.CSS_SELECTOR, ".opblock-summary-path[data-path='/users/me']")
+    operation = path.find_element(By.XPATH, "ancestor::div[contains(concat(' ', @class, ' '), ' opblock ')][1]")
+    path.click()
+    wait.until(lambda _: operation.find_element(By.CSS_SELECTOR, ".try-out__btn")).click()
+    wait.until(lambda _: operation.find_element(By.CSS_SELECTOR, "button.execute")).click()
+    status = wait.until(
+        lambda _: operation.find_element(By.CSS_SELECTOR, ".live-responses-table tbody .response-col_status")
+    )
+    assert status.text.strip().startswith("200")
+    assert username in operation.find_element(By.CSS_SELECTOR, ".live-responses-table .microlight").text
+    screenshot(browser, stack, "api-docs-tried")
+
+    # The page's strict CSP blocked nothing it needs, and it kept the token out of storage.
+    assert console_errors(browser) == []
+    stored = browser.execute_script("return JSON.stringify(localStorage) + JSON.stringify(sessionStorage)")
+    assert access_token not in stored

@@ -179,4 +179,6 @@ def test_every_service_listens_where_the_one_list_says(config: dict[str, Any]) -
     port = {service.name: service.port for service in stack_services()}
     assert declared["JWKS_URL"].default == f"http://127.0.0.1:{port['auth_service']}/.well-known/jwks.json"
     assert declared["USERS_SERVICE_URL"].default == f"http://127.0.0.1:{port['users_service']}"
+    for name in ("auth_service", "users_service", "orders_service"):
+        assert declared[f"{name.upper()}_PUBLIC_URL"].default == f"http://localhost:{port[name]}"
     assert declared["AUTH_SERVICE_URL"].default == f"http://127.0.0.1:{port['auth_service']}"

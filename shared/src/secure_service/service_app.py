@@ -8,6 +8,7 @@ from apiflask import APIFlask
 from flask import request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from .api_docs import init_api_docs
 from .errors import init_error_handling
 from .input_guard import init_input_guard
 from .logs import configure_logging
@@ -47,9 +48,17 @@ def trusted_proxy_hops(source: Source) -> int:
 
 
 def create_service_app(
-    import_name: str, service_name: str, *, title: str, log_level: str = "INFO", proxy_hops: int = 0
+    import_name: str,
+    service_name: str,
+    *,
+    title: str,
+    log_level: str = "INFO",
+    proxy_hops: int = 0,
+    api_docs: bool = True,
 ) -> ServiceApp:
     """An APIFlask app with the shared error shape, body limit, JSON logs and OpenAPI.
+
+    With ``api_docs`` it also serves Swagger UI on its document at /docs (api_docs.py).
 
     With ``proxy_hops`` > 0 the client address and scheme are taken from that many
     X-Forwarded-For / X-Forwarded-Proto entries (Werkzeug's ProxyFix), so rate limits and
@@ -62,8 +71,7 @@ def create_service_app(
         title=title,
         version="1.0.0",
         spec_path="/openapi.json",
-        # The interactive docs page loads scripts from a CDN; a security reference stack
-        # serves only the machine-readable document.
+        # APIFlask's docs page loads Swagger UI from a CDN: api_docs.py serves it instead.
         docs_path=None,
     )
     app.config.update(
@@ -79,6 +87,8 @@ def create_service_app(
     init_request_ids(app)
     init_input_guard(app)
     init_openapi(app)
+    if api_docs:
+        init_api_docs(app)
     # Imported here, not at package import: under gunicorn, prometheus-client must load
     # after gunicorn_config has chosen the multiprocess directory.
     from .metrics import init_metrics

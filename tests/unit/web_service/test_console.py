@@ -145,3 +145,18 @@ def test_the_token_inspector_shows_claims_not_the_token(console: Console, redis_
     for claim in ("iss", "sub", "aud", "exp", "jti", "sid"):
         assert f"<code>{claim}</code>" in page
     assert 'id="countdown"' in page and "<script>" not in page
+
+
+def test_every_page_links_to_each_api_services_docs_and_has_none_itself(console: Console) -> None:
+    pages = [console.get("/login")]
+    console.sign_up()
+    pages += [console.get("/profile"), console.get("/orders")]
+
+    for page in pages:
+        links = re.findall(r'<a href="([^"]+)">(\w+) API docs</a>', page.get_data(as_text=True))
+        assert links == [
+            ("http://localhost:8001/docs", "auth_service"),
+            ("http://localhost:8002/docs", "users_service"),
+            ("http://localhost:8003/docs", "orders_service"),
+        ]
+    assert console.get("/docs").status_code == 404

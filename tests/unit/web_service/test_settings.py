@@ -21,3 +21,15 @@ def test_the_cookie_is_secure_exactly_when_the_console_is_served_over_https(orig
     settings = WebSettings.load({"PUBLIC_ORIGIN": origin})
     assert settings.secure_cookie is secure
     assert settings.public_origin == origin.rstrip("/")
+
+
+def test_the_api_docs_links_follow_where_a_browser_reaches_each_service() -> None:
+    settings = WebSettings.load({"USERS_SERVICE_PUBLIC_URL": "https://users.example/"})
+
+    assert settings.public_api_urls == {
+        "auth_service": "http://localhost:8001",
+        "users_service": "https://users.example",
+        "orders_service": "http://localhost:8003",
+    }
+    with pytest.raises(SettingsError, match="ORDERS_SERVICE_PUBLIC_URL"):
+        WebSettings.load({"ORDERS_SERVICE_PUBLIC_URL": "orders:8003"})
