@@ -40,11 +40,14 @@ USERNAME_LIMIT_FAILURES, USERNAME_LIMIT_SECONDS = 3, 6
 #: Key rotation timings short enough to watch: a new key signs 3 s after it is published,
 #: verifiers may refetch every 2 s and drop a retired key within 10 s.
 KEY_TIMINGS = {"KEY_ACTIVATION_DELAY_SECONDS": 3, "JWKS_REFETCH_COOLDOWN_SECONDS": 2, "JWKS_MAX_AGE_SECONDS": 10}
+BROWSER_REFRESH_MARGIN_SECONDS = 120
 STACK_SETTINGS = {
     "LOGIN_LIMIT_PER_USERNAME": f"{USERNAME_LIMIT_FAILURES} per {USERNAME_LIMIT_SECONDS} seconds",
     "LOGIN_LIMIT_PER_ADDRESS": "10000 per 15 minutes",
     # Every sign-up of the suite comes from one address; the limit is unit-tested.
     "SIGNUP_LIMIT_PER_ADDRESS": "100000 per hour",
+    # Not the default (60): the browser test's refresh happens only if the setting arrives.
+    "REFRESH_MARGIN_SECONDS": str(BROWSER_REFRESH_MARGIN_SECONDS),
     **{name: str(value) for name, value in KEY_TIMINGS.items()},
 }
 BACKENDS = ("local", "compose")

@@ -15,6 +15,7 @@ import redis
 from tests.support import bearer
 from tests.unit.services import DEFAULT_PASSWORD, Services
 from tests.unit.web_service.console import ORIGIN, Console
+from web_service import create_app as create_web_app
 from web_service.browser_sessions import _key
 
 
@@ -124,6 +125,21 @@ def test_the_console_refreshes_once_however_many_requests_find_the_token_old(
     assert results == [200] * 4
     assert after["refresh_token"] != before["refresh_token"]  # refreshed ...
     assert console.get("/profile").status_code == 200  # ... once: a second would have been reuse
+
+
+@pytest.mark.parametrize(("margin", "refreshes"), [(90, False), (110, True)])
+def test_the_console_refreshes_once_less_than_its_margin_is_left(
+    services: Services, redis_conn: redis.Redis, margin: int, refreshes: bool
+) -> None:
+    web = create_web_app({**services.config, "PUBLIC_ORIGIN": ORIGIN, "REFRESH_MARGIN_SECONDS": str(margin)})
+    console = Console(web.test_client())
+    console.sign_up()
+    key = _key(str(console.cookie()))
+    redis_conn.hset(key, "access_exp", str(int(time.time()) + 100))  # 100 s left
+    before = redis_conn.hget(key, "refresh_token")
+
+    assert console.get("/profile").status_code == 200
+    assert (redis_conn.hget(key, "refresh_token") != before) is refreshes
 
 
 def test_ending_another_session_from_the_sessions_page(web: Any, console: Console, services: Services) -> None:
