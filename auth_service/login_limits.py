@@ -4,6 +4,10 @@ Only failed logins (401) count. Two independent limits apply: per username (one 
 cannot be guessed at) and per client address (one client cannot spray many accounts).
 While either is exceeded every login, even with the right password, gets 429 with
 Retry-After; the moving window lets the lock expire by itself once the failures stop.
+
+The client address is the peer's, or, when the login authenticates as a client allowed to
+(the console, a backend-for-frontend, with HTTP Basic), the browser's it names in
+``End-User-Address`` (secure_service/end_user.py).
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ from flask.wrappers import Response
 from flask_limiter import Limiter, RequestLimit
 
 from secure_service import audit
+from secure_service.end_user import trust_named_end_user
 from secure_service.rate_limits import client_address, init_rate_limiter
 
 from . import metrics
+from .client_auth import authenticate_client
 from .settings import SERVICE_NAME, AuthSettings
 
 MESSAGE = "Too many failed logins; retry after the delay in the Retry-After header."
@@ -51,8 +57,23 @@ def _breached(limit: RequestLimit) -> None:
     audit("login_rate_limited", limit=str(limit.limit), username_hash=_username_key().removeprefix("login-username:"))
 
 
+def _named_end_user() -> None:
+    """A login sent by a client that may name its end user is counted by that user's address."""
+    if not request.headers.get("Authorization", "")[:6].lower() == "basic ":
+        return
+    client = authenticate_client({})  # a wrong secret is a 401, never a silent fallback
+    if client.names_end_users:
+        trust_named_end_user()
+
+
 def init_login_limits(app: Flask, settings: AuthSettings, endpoint: str) -> Limiter:
     """Wrap ``endpoint`` of ``app`` with the per-username and per-address failure limits."""
+
+    @app.before_request
+    def _count_by_end_user() -> None:
+        if request.endpoint == endpoint:
+            _named_end_user()
+
     limiter = init_rate_limiter(app, settings.verifier.redis_url, "login", on_breach=_breached)
     view = app.view_functions[endpoint]
     view = limiter.limit(

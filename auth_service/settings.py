@@ -11,7 +11,7 @@ from typing import Any
 
 from secure_service import SettingsError, Source, VerifierSettings
 from secure_service.rate_limits import rate_limit_setting
-from secure_service.scopes import CREDENTIALS_SCOPE
+from secure_service.scopes import CREDENTIALS_SCOPE, SIGNUP_SCOPE
 from secure_service.service_app import trusted_proxy_hops
 from secure_service.settings import (
     MAX_ACCESS_TOKEN_TTL_SECONDS,
@@ -33,6 +33,9 @@ MAX_REFRESH_REUSE_GRACE_SECONDS = 300
 #: takes (RFC 8693), to check the caller is an active user, and may do nothing else.
 ORDERS_CLIENT_ID = "orders_service"
 ORDERS_EXCHANGE_SCOPES = frozenset({"users:read"})
+#: The console's client (a backend-for-frontend): at login it names the browser's address
+#: (secure_service/end_user.py), and its own service token may sign browsers' users up.
+WEB_CLIENT_ID = "web_service"
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class ServiceClient:
     exchange_scopes: frozenset[str] = frozenset()
     #: Whether it may ask whether a token is active (RFC 7662).
     may_introspect: bool = False
+    #: Whether, at login, it may name the end user's address (a BFF: end_user.py).
+    names_end_users: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,16 +130,25 @@ class AuthSettings:
 
 
 def _clients(source: Source) -> dict[str, ServiceClient]:
-    """The stack's own client (orders_service, when its secret is set) and those of SERVICE_CLIENTS."""
+    """The stack's own clients (orders_service and web_service, when their secrets are set) and SERVICE_CLIENTS'."""
     clients = _parse_clients(source.optional("SERVICE_CLIENTS"))
-    orders_secret = source.optional("ORDERS_SERVICE_CLIENT_SECRET")
-    if orders_secret is not None:
-        check_secret("ORDERS_SERVICE_CLIENT_SECRET", orders_secret, MIN_CLIENT_SECRET_BYTES)
-        if ORDERS_CLIENT_ID in clients:
-            raise SettingsError(f"SERVICE_CLIENTS may not define {ORDERS_CLIENT_ID}: ORDERS_SERVICE_CLIENT_SECRET does")
-        clients[ORDERS_CLIENT_ID] = ServiceClient(
-            ORDERS_CLIENT_ID, orders_secret, exchange_scopes=ORDERS_EXCHANGE_SCOPES
-        )
+    own = {
+        ORDERS_CLIENT_ID: lambda secret: ServiceClient(
+            ORDERS_CLIENT_ID, secret, exchange_scopes=ORDERS_EXCHANGE_SCOPES
+        ),
+        WEB_CLIENT_ID: lambda secret: ServiceClient(
+            WEB_CLIENT_ID, secret, scopes=frozenset({SIGNUP_SCOPE}), names_end_users=True
+        ),
+    }
+    for client_id, client in own.items():
+        variable = f"{client_id.upper()}_CLIENT_SECRET"
+        secret = source.optional(variable)
+        if secret is None:
+            continue
+        check_secret(variable, secret, MIN_CLIENT_SECRET_BYTES)
+        if client_id in clients:
+            raise SettingsError(f"SERVICE_CLIENTS may not define {client_id}: {variable} does")
+        clients[client_id] = client(secret)
     return clients
 
 
@@ -148,8 +162,8 @@ def _scopes(client_id: str, entry: dict[str, Any], name: str) -> frozenset[str]:
 
 def _parse_clients(raw: str | None) -> dict[str, ServiceClient]:
     """SERVICE_CLIENTS: {"<client_id>": {"secret": "...", "scopes": "users:read ...",
-    "exchange_scopes": "users:read", "introspect": true}}; each but the secret optional,
-    and a client must be allowed at least one of them."""
+    "exchange_scopes": "users:read", "introspect": true, "names_end_users": true}}; each but
+    the secret optional, and a client must be allowed at least one of them."""
     if raw is None:
         return {}
     try:
@@ -165,17 +179,21 @@ def _parse_clients(raw: str | None) -> dict[str, ServiceClient]:
         if not isinstance(entry, dict) or not isinstance(entry.get("secret"), str):
             raise SettingsError(f"SERVICE_CLIENTS[{client_id}] has no client secret")
         check_secret(f"SERVICE_CLIENTS[{client_id}].secret", entry["secret"], MIN_CLIENT_SECRET_BYTES)
-        introspect = entry.get("introspect", False)
-        if not isinstance(introspect, bool):
-            raise SettingsError(f"SERVICE_CLIENTS[{client_id}].introspect must be true or false")
+        introspect, names_end_users = (entry.get(name, False) for name in ("introspect", "names_end_users"))
+        for name, value in (("introspect", introspect), ("names_end_users", names_end_users)):
+            if not isinstance(value, bool):
+                raise SettingsError(f"SERVICE_CLIENTS[{client_id}].{name} must be true or false")
         client = ServiceClient(
             client_id,
             entry["secret"],
             scopes=_scopes(client_id, entry, "scopes"),
             exchange_scopes=_scopes(client_id, entry, "exchange_scopes"),
             may_introspect=introspect,
+            names_end_users=names_end_users,
         )
-        if not (client.scopes or client.exchange_scopes or client.may_introspect):
-            raise SettingsError(f"SERVICE_CLIENTS[{client_id}] has no scopes, exchange_scopes or introspect")
+        if not (client.scopes or client.exchange_scopes or client.may_introspect or client.names_end_users):
+            raise SettingsError(
+                f"SERVICE_CLIENTS[{client_id}] has no scopes, exchange_scopes, introspect or names_end_users"
+            )
         clients[client_id] = client
     return clients

@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from typing import Any
 
 import jwt
 import requests
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from secure_service.settings import DECLARED, Declared
 
@@ -80,6 +82,13 @@ def eventually(check: Callable[[], bool], seconds: float) -> bool:
             pass
         time.sleep(0.5)
     return False
+
+
+def serve_on_loopback(app: Any, port: int) -> BaseWSGIServer:
+    """Serve a WSGI app on 127.0.0.1:``port`` from a daemon thread (``shutdown()`` stops it)."""
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 def free_port() -> int:
@@ -145,7 +154,7 @@ def load_every_service_setting() -> dict[str, Declared]:
     AuthSettings.load({})
     UsersSettings.load({"ADMIN_PASSWORD": secrets.token_urlsafe(18)})
     OrdersSettings.load({"ORDERS_SERVICE_CLIENT_SECRET": secrets.token_urlsafe(32)})
-    WebSettings.load({})
+    WebSettings.load({"WEB_SERVICE_CLIENT_SECRET": secrets.token_urlsafe(32)})
     return DECLARED
 
 

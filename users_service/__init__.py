@@ -7,12 +7,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from apiflask import APIFlask
+from flask import request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from secure_service import Verifier, create_service_app, health_blueprint, verifier_state
+from secure_service import Verifier, authenticate, create_service_app, health_blueprint, verifier_state
 from secure_service.database import database_ready, init_database
+from secure_service.end_user import trust_named_end_user
 from secure_service.rate_limits import init_rate_limiter
+from secure_service.scopes import SIGNUP_SCOPE
 
 from . import internal, routes
 from .models import User, db, username_key
@@ -36,7 +39,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     app.extensions["users_service.hashing"] = HashingSlots(settings.signup_hash_concurrency)
     app.register_blueprint(routes.bp)
     app.register_blueprint(internal.bp)
-    # Sign-up is the one unauthenticated endpoint that costs a hash: limited per address.
+    # Sign-up is the one unauthenticated endpoint that costs a hash: limited per address,
+    # the browser's when the console (a token with SIGNUP_SCOPE) signs it up and names it.
+    app.before_request(_count_sign_ups_by_end_user)
     limiter = init_rate_limiter(app, settings.verifier.redis_url, "signup")
     app.view_functions["users.sign_up"] = limiter.limit(
         settings.signup_limit_per_address, error_message="Too many sign-ups from this address; retry later."
@@ -44,6 +49,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     checks = {**verifier_state(app).readiness_checks(), "database": lambda: database_ready(db)}
     app.register_blueprint(health_blueprint(checks))
     return app
+
+
+def _count_sign_ups_by_end_user() -> None:
+    if request.endpoint != "users.sign_up" or "Authorization" not in request.headers:
+        return
+    claims = authenticate()  # a token that fails is a 401, never a silent fallback
+    if SIGNUP_SCOPE in claims["scope"].split():
+        trust_named_end_user()
 
 
 def _ensure_admin(username: str, password: str) -> None:

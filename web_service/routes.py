@@ -47,6 +47,11 @@ def current_session() -> BrowserSession | None:
     return g.browser_session
 
 
+def browser_address() -> str:
+    """The browser's address (behind TRUSTED_PROXY_HOPS proxies, theirs as they report it)."""
+    return request.remote_addr or "unknown"
+
+
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -113,7 +118,7 @@ def login_post() -> Response:
     username, password = request.form.get("username", ""), request.form.get("password", "")
     state = web_state()
     try:
-        tokens = state.api.log_in(username, password)
+        tokens = state.api.log_in(username, password, browser_address())
     except ApiRefused as e:
         return form_page("login.html", error=e.message, status=e.status, username=username)
     if session is not None and session.tokens is not None:
@@ -139,8 +144,8 @@ def signup_post() -> Response:
     email = request.form.get("email") or None
     state = web_state()
     try:
-        state.api.sign_up(username, password, email)
-        tokens = state.api.log_in(username, password)
+        state.api.sign_up(username, password, email, browser_address())
+        tokens = state.api.log_in(username, password, browser_address())
     except ApiRefused as e:
         return form_page("signup.html", error=e.message, status=e.status, username=username, email=email or "")
     return with_cookie(redirect(url_for("pages.profile")), state.sessions.log_in(session, username, tokens))

@@ -9,9 +9,11 @@ from urllib.parse import urlsplit
 
 from secure_service import SettingsError, Source
 from secure_service.service_app import trusted_proxy_hops
-from secure_service.settings import LOG_LEVELS
+from secure_service.settings import LOG_LEVELS, MIN_CLIENT_SECRET_BYTES
 
 SERVICE_NAME = "web_service"
+#: Its client id at auth_service is its name; this variable holds the secret.
+CLIENT_SECRET = "WEB_SERVICE_CLIENT_SECRET"
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,8 @@ class WebSettings:
     users_service_url: str
     orders_service_url: str
     redis_url: str
+    #: The console's own client secret at auth_service (client ``web_service``).
+    client_secret: str
     #: scheme://host[:port] the browser uses; every state-changing request's Origin must be it.
     public_origin: str
     #: Refresh the access token once it has fewer seconds than this left.
@@ -55,6 +59,8 @@ class WebSettings:
             peer_timeout_seconds=float(source.integer("PEER_TIMEOUT_SECONDS", 3, 1, 30)),
             log_level=source.choice("LOG_LEVEL", "INFO", LOG_LEVELS),
             proxy_hops=trusted_proxy_hops(source),
+            # Required (make env and make dev generate it): see api.py for what it is for.
+            client_secret=str(source.secret(CLIENT_SECRET, MIN_CLIENT_SECRET_BYTES)),
         )
 
 

@@ -9,26 +9,17 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from apiflask import APIFlask
 from flask.testing import FlaskClient
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from auth_service import create_app as create_auth_app
 from orders_service import create_app as create_orders_app
-from tests.support import free_port
+from tests.support import free_port, serve_on_loopback
 from tests.unit.services import ADMIN_USERNAME, Actions, Services
 from users_service import create_app as create_users_app
-
-
-def _serve(app: APIFlask, port: int) -> BaseWSGIServer:
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +37,7 @@ def services(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         "AUTH_SERVICE_URL": f"http://127.0.0.1:{ports['auth']}",
         "ORDERS_SERVICE_URL": f"http://127.0.0.1:{ports['orders']}",
         "ORDERS_SERVICE_CLIENT_SECRET": secrets.token_urlsafe(32),
+        "WEB_SERVICE_CLIENT_SECRET": secrets.token_urlsafe(32),
         "KEYS_DIR": str(data / "keys"),
         "ADMIN_USERNAME": ADMIN_USERNAME,
         "ADMIN_PASSWORD": admin_password,
@@ -58,11 +50,11 @@ def services(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     }
     # In production order: auth_service first, so the others find its JWKS at start-up.
     auth = create_auth_app(config)
-    servers = [_serve(auth, ports["auth"])]
+    servers = [serve_on_loopback(auth, ports["auth"])]
     users = create_users_app({**config, "DATABASE_URL": f"sqlite:///{data / 'users.db'}"})
-    servers.append(_serve(users, ports["users"]))
+    servers.append(serve_on_loopback(users, ports["users"]))
     orders = create_orders_app({**config, "DATABASE_URL": f"sqlite:///{data / 'orders.db'}"})
-    servers.append(_serve(orders, ports["orders"]))
+    servers.append(serve_on_loopback(orders, ports["orders"]))
     yield Services(auth, users, orders, config, admin_password, "reporting", client_secret)
     for server in servers:
         server.shutdown()

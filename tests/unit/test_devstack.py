@@ -13,7 +13,12 @@ devstack = load_script("devstack")
 
 def test_every_dev_secret_is_generated_once_into_a_private_file(tmp_path: Path) -> None:
     generated = devstack.load_dev_secrets(tmp_path, environ={})
-    assert set(generated) == {"ADMIN_PASSWORD", "ORDERS_SERVICE_CLIENT_SECRET", *devstack.REDIS_PASSWORDS}
+    assert set(generated) == {
+        "ADMIN_PASSWORD",
+        "ORDERS_SERVICE_CLIENT_SECRET",
+        "WEB_SERVICE_CLIENT_SECRET",
+        *devstack.REDIS_PASSWORDS,
+    }
     assert len(set(generated.values())) == len(generated)
     assert stat.S_IMODE((tmp_path / "dev.env").stat().st_mode) == 0o600
     assert devstack.load_dev_secrets(tmp_path, environ={}) == generated

@@ -11,6 +11,8 @@ from typing import Any
 
 from flask import has_request_context, request
 
+from .end_user import end_user_address
+
 log = logging.getLogger("audit")
 
 #: Fields that must never reach a log line, whatever a caller passes.
@@ -21,7 +23,9 @@ def audit(event: str, **fields: Any) -> None:
     """Log the security event ``event`` with ``fields`` (ids, never secrets)."""
     record: dict[str, Any] = {"event": event}
     if has_request_context():
-        record["client_addr"] = request.remote_addr
+        record["client_addr"] = end_user_address()
+        if record["client_addr"] != request.remote_addr:
+            record["via"] = request.remote_addr  # the trusted caller that named the end user
         record["path"] = request.path
     for name, value in fields.items():
         if name not in _FORBIDDEN_FIELDS and value is not None:

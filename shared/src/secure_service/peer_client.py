@@ -41,17 +41,18 @@ class PeerClient:
         json: Mapping[str, Any] | None = None,
         form: Mapping[str, str] | None = None,
         basic: tuple[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> PeerResponse:
         """Send one request, authenticated with the token ``bearer`` or the HTTP Basic pair ``basic``.
 
         Raise UpstreamUnavailable when the peer cannot be reached or fails.
         """
-        headers = {"Accept": "application/json"}
+        sent = {"Accept": "application/json", **(headers or {})}
         if bearer is not None:
-            headers["Authorization"] = f"Bearer {bearer}"
+            sent["Authorization"] = f"Bearer {bearer}"
         request_id = current_request_id()
         if request_id is not None:
-            headers[REQUEST_ID_HEADER] = request_id  # one id across every service a call touches
+            sent[REQUEST_ID_HEADER] = request_id  # one id across every service a call touches
         try:
             response = self._session.request(
                 method,
@@ -59,7 +60,7 @@ class PeerClient:
                 json=json,
                 data=form,
                 auth=basic,
-                headers=headers,
+                headers=sent,
                 timeout=self.timeout,
             )
         except requests.RequestException as e:

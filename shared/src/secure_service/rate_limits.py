@@ -17,10 +17,11 @@ from collections.abc import Callable
 from typing import Any
 
 import limits
-from flask import Flask, request
+from flask import Flask
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.errors import RateLimitExceeded
 
+from .end_user import end_user_address
 from .errors import RateLimited, render_error
 from .settings import SettingsError, Source
 
@@ -28,8 +29,11 @@ IPV6_CLIENT_PREFIX = 64
 
 
 def client_address() -> str:
-    """The address a client is counted by: its IPv4 address, or its IPv6 /64."""
-    raw = request.remote_addr or "unknown"
+    """The address a client is counted by: its IPv4 address, or its IPv6 /64.
+
+    The client is the peer, or the end user a trusted caller named (end_user.py).
+    """
+    raw = end_user_address()
     try:
         address = ipaddress.ip_address(raw)
     except ValueError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Callable
@@ -164,3 +165,97 @@ def test_without_trusted_proxies_x_forwarded_for_is_ignored(
         headers={"X-Forwarded-For": "203.0.113.50"},
     )
     assert response.status_code == 429
+
+
+@pytest.fixture
+def console_login(limited_app: APIFlask, services: Services) -> Login:
+    """Logins as the console sends them: all from its one address, each naming its browser's."""
+    client = limited_app.test_client()
+    credentials = ("web_service", services.config["WEB_SERVICE_CLIENT_SECRET"])
+
+    def _login(username: str, password: str, browser: str, auth: tuple[str, str] = credentials) -> Any:
+        return client.post(
+            "/auth/login",
+            json={"username": username, "password": password},
+            environ_base={"REMOTE_ADDR": "10.9.9.9"},
+            headers={"End-User-Address": browser},
+            auth=auth,
+        )
+
+    return _login
+
+
+def test_behind_the_console_one_browsers_failures_lock_out_that_browser_only(
+    actions: Actions, console_login: Login
+) -> None:
+    for attempt in range(6):
+        console_login(f"sprayed-{attempt}-{secrets.token_hex(4)}", "guess!", browser="203.0.113.66")
+    user = actions.sign_up()
+
+    assert console_login(user["username"], DEFAULT_PASSWORD, browser="203.0.113.66").status_code == 429
+    assert console_login(user["username"], DEFAULT_PASSWORD, browser="203.0.113.67").status_code == 200
+
+
+def test_only_the_consoles_client_may_name_the_address_a_login_is_counted_by(
+    actions: Actions, services: Services, limited_app: APIFlask, login: Login, console_login: Login
+) -> None:
+    for attempt in range(6):
+        login(f"sprayed-{attempt}-{secrets.token_hex(4)}", "guess!", address="198.51.100.30")
+    user = actions.sign_up()
+    client = limited_app.test_client()
+    reporting = ("reporting", services.client_secret)  # a client, but not allowed to name anyone
+    for auth in (None, reporting):
+        response = client.post(
+            "/auth/login",
+            json={"username": user["username"], "password": DEFAULT_PASSWORD},
+            environ_base={"REMOTE_ADDR": "198.51.100.30"},
+            headers={"End-User-Address": "203.0.113.80"},
+            auth=auth,
+        )
+        assert response.status_code == 429, auth
+    wrong_secret = console_login(user["username"], DEFAULT_PASSWORD, "203.0.113.81", auth=("web_service", "x" * 40))
+    assert wrong_secret.status_code == 401
+    assert wrong_secret.json["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("named", ["", "not-an-address", "203.0.113.1, 203.0.113.2"])
+def test_a_named_address_that_is_not_one_ip_is_refused(actions: Actions, console_login: Login, named: str) -> None:
+    user = actions.sign_up()
+    response = console_login(user["username"], DEFAULT_PASSWORD, browser=named)
+
+    assert response.status_code == 400
+    assert "End-User-Address" in response.json["message"]
+
+
+def test_a_backend_for_frontend_of_ones_own_may_be_allowed_to_name_end_users(
+    actions: Actions, services: Services
+) -> None:
+    secret = secrets.token_urlsafe(32)
+    clients = {"team-bff": {"secret": secret, "names_end_users": True}}
+    app = create_app(
+        {
+            **services.config,
+            "SERVICE_CLIENTS": json.dumps(clients),
+            "LOGIN_LIMIT_PER_ADDRESS": f"1 per {WINDOW_SECONDS} seconds",
+        }
+    )
+    user = actions.sign_up()
+
+    def login(password: str, browser: str) -> int:
+        return (
+            app.test_client()
+            .post(
+                "/auth/login",
+                json={"username": user["username"], "password": password},
+                environ_base={"REMOTE_ADDR": "10.8.8.8"},
+                headers={"End-User-Address": browser},
+                auth=("team-bff", secret),
+            )
+            .status_code
+        )
+
+    assert login("wrong password!", "203.0.113.120") == 401
+    assert login(DEFAULT_PASSWORD, "203.0.113.120") == 429
+    assert login(DEFAULT_PASSWORD, "203.0.113.121") == 200
+    with pytest.raises(SettingsError, match="names_end_users must be true or false"):
+        create_app({**services.config, "SERVICE_CLIENTS": json.dumps({"x": {"secret": secret, "names_end_users": 1}})})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import secrets
 import uuid
 from typing import Any
 
@@ -220,6 +222,51 @@ def test_sign_ups_are_limited_per_address(services: Services, limited_users: Fla
     assert 0 < int(refused.headers["Retry-After"]) <= 60
     assert count_users(services) == before
     assert sign_up("192.0.2.51").status_code == 201
+
+
+def console_token(services: Services) -> str:
+    """The console's own service token: client credentials of web_service, scope users:signup."""
+    response = services.auth.test_client().post(
+        "/auth/token",
+        data={"grant_type": "client_credentials", "scope": "users:signup"},
+        auth=("web_service", services.config["WEB_SERVICE_CLIENT_SECRET"]),
+    )
+    assert response.status_code == 200, response.json
+    return str(response.json["access_token"])
+
+
+def some_address() -> str:
+    """An address no other test (or an earlier run, within the limit's window) counted."""
+    return str(ipaddress.IPv4Address(0x0A000000 + secrets.randbelow(2**24)))
+
+
+def console_sign_up(users: FlaskClient, browser: str, token: str, console: str = "10.9.9.9") -> Any:
+    """A sign-up as the console sends it: from its one address, naming the browser's."""
+    body = {"username": f"burst-{uuid.uuid4().hex[:8]}", "password": DEFAULT_PASSWORD}
+    headers = {"End-User-Address": browser, **bearer(token)}
+    return users.post("/users", json=body, environ_base={"REMOTE_ADDR": console}, headers=headers)
+
+
+def test_behind_the_console_sign_ups_are_limited_per_browser(services: Services, limited_users: FlaskClient) -> None:
+    token, browser = console_token(services), some_address()
+    for _ in range(3):
+        assert console_sign_up(limited_users, browser, token).status_code == 201
+
+    assert console_sign_up(limited_users, browser, token).status_code == 429
+    assert console_sign_up(limited_users, some_address(), token).status_code == 201
+
+
+def test_only_a_token_with_the_sign_up_scope_may_name_the_browser(
+    services: Services, actions: Actions, limited_users: FlaskClient
+) -> None:
+    _user, tokens = actions.new_user()
+    sender, token = some_address(), tokens["access_token"]
+    for _ in range(3):
+        assert console_sign_up(limited_users, some_address(), token, console=sender).status_code == 201
+    # A user's own token names no one: all three were counted by the sender's address.
+    assert console_sign_up(limited_users, some_address(), token, console=sender).status_code == 429
+    forged = console_sign_up(limited_users, some_address(), token[:-4] + "AAAA", console=some_address())
+    assert forged.status_code == 401
 
 
 def test_a_burst_of_sign_ups_cannot_starve_the_credential_check(services: Services, actions: Actions) -> None:

@@ -4,17 +4,23 @@ user's session at auth_service."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import secrets
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
 
-from tests.support import bearer
+from auth_service import create_app as create_auth_app
+from tests.support import bearer, free_port, serve_on_loopback
 from tests.unit.services import DEFAULT_PASSWORD, Services
 from tests.unit.web_service.console import ORIGIN, Console
+from users_service import create_app as create_users_app
 from web_service import create_app as create_web_app
 from web_service.browser_sessions import _key
 
@@ -176,3 +182,74 @@ def test_every_page_links_to_each_api_services_docs_and_has_none_itself(console:
             ("http://localhost:8003/docs", "orders_service"),
         ]
     assert console.get("/docs").status_code == 404
+
+
+@pytest.fixture
+def strict_console(services: Services) -> Iterator[Any]:
+    """The console in front of an auth_service and a users_service with low per-address limits."""
+    ports = {"auth": free_port(), "users": free_port()}
+    auth = create_auth_app({**services.config, "LOGIN_LIMIT_PER_ADDRESS": "3 per 10 seconds"})
+    users = create_users_app(
+        {
+            **services.config,
+            "DATABASE_URL": services.users.config["SQLALCHEMY_DATABASE_URI"],
+            "SIGNUP_LIMIT_PER_ADDRESS": "2 per minute",
+        }
+    )
+    servers = [serve_on_loopback(auth, ports["auth"]), serve_on_loopback(users, ports["users"])]
+    yield create_web_app(
+        {
+            **services.config,
+            "PUBLIC_ORIGIN": ORIGIN,
+            "AUTH_SERVICE_URL": f"http://127.0.0.1:{ports['auth']}",
+            "USERS_SERVICE_URL": f"http://127.0.0.1:{ports['users']}",
+        }
+    )
+    for server in servers:
+        server.shutdown()
+
+
+def browser_at(web: Any) -> Console:
+    """A browser at an address of its own: the console's limits upstream count it alone."""
+    client = web.test_client()
+    client.environ_base["REMOTE_ADDR"] = str(ipaddress.IPv4Address(0x0A000000 + secrets.randbelow(2**24)))
+    return Console(client)
+
+
+def test_one_browsers_failed_logins_lock_out_that_browser_not_the_whole_console(strict_console: Any) -> None:
+    username = browser_at(strict_console).sign_up()
+    guesser = browser_at(strict_console)
+    for _ in range(3):
+        assert guesser.post("/login", {"username": f"x{uuid.uuid4().hex[:8]}", "password": "guess!"}).status_code == 401
+
+    assert guesser.post("/login", {"username": username, "password": DEFAULT_PASSWORD}).status_code == 429
+    assert (
+        browser_at(strict_console).post("/login", {"username": username, "password": DEFAULT_PASSWORD}).status_code
+        == 302
+    )
+
+
+def test_one_browsers_sign_ups_use_up_that_browsers_allowance_only(strict_console: Any) -> None:
+    busy = browser_at(strict_console)
+    for _ in range(2):
+        busy.sign_up()
+        busy.post("/logout", {}, form_from="/profile")
+
+    refused = busy.post("/signup", {"username": f"web-{uuid.uuid4().hex[:10]}", "password": DEFAULT_PASSWORD})
+    assert refused.status_code == 429
+    browser_at(strict_console).sign_up()  # 302 to its profile
+
+
+def test_a_console_whose_client_secret_is_refused_says_so_in_its_log_not_to_the_person(
+    services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    misconfigured = create_web_app(
+        {**services.config, "PUBLIC_ORIGIN": ORIGIN, "WEB_SERVICE_CLIENT_SECRET": secrets.token_urlsafe(32)}
+    )
+    console = Console(misconfigured.test_client())
+    with caplog.at_level("ERROR", logger="web_service.api"):
+        page = console.post("/login", {"username": "someone", "password": DEFAULT_PASSWORD})
+
+    assert page.status_code == 503
+    assert "WEB_SERVICE_CLIENT_SECRET" not in page.get_data(as_text=True)
+    assert any("WEB_SERVICE_CLIENT_SECRET" in record.getMessage() for record in caplog.records)
