@@ -7,7 +7,11 @@ BIN    := $(VENV)/bin
 # End-to-end backends: both when a Docker engine answers, else the local processes only.
 E2E_BACKEND ?= $(shell docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1 && echo local,compose || echo local)
 
-.PHONY: help install dev up down env test test-unit test-e2e lint format clean audit walkthrough bench
+# Whether the composed stack runs here; if not, the commands below act on make dev's.
+COMPOSE_RUNS := docker compose ps --quiet 2>/dev/null | grep -q .
+DATA_DIR ?= var
+
+.PHONY: help install dev up down env test test-unit test-e2e lint format clean audit walkthrough bench auth-cli redis-cli logs
 .DEFAULT_GOAL := help
 
 ## This list: every target, from the ## comment above it.
@@ -77,16 +81,41 @@ clean:
 ## Security events of the last MINUTES (default 15): the composed stack's logs if it runs, else make dev's.
 MINUTES ?= 15
 audit: install
-	@if docker compose ps --quiet 2>/dev/null | grep -q .; then \
+	@if $(COMPOSE_RUNS); then \
 		docker compose logs --no-log-prefix --since $(MINUTES)m | $(BIN)/python scripts/audit_summary.py --minutes $(MINUTES); \
 	else \
-		$(BIN)/python scripts/audit_summary.py --minutes $(MINUTES) var/logs/*.log; \
+		$(BIN)/python scripts/audit_summary.py --minutes $(MINUTES) $(DATA_DIR)/logs/*.log; \
+	fi
+
+## auth_service's command line where the stack runs (in its container under compose, with
+## make dev's environment otherwise), e.g. make auth-cli ARGS='keys rotate'.
+auth-cli:
+	@if $(COMPOSE_RUNS); then \
+		docker compose exec -T auth_service flask --app auth_service $(ARGS); \
+	else \
+		$(MAKE) -s install && $(BIN)/python scripts/devstack.py auth-cli $(ARGS); \
+	fi
+
+## redis-cli as the Redis operator (the default user), e.g. make redis-cli ARGS='info clients'.
+redis-cli:
+	@if $(COMPOSE_RUNS); then \
+		docker compose exec -T redis redis-cli $(ARGS); \
+	else \
+		$(PYTHON) scripts/devstack.py redis-cli $(ARGS); \
+	fi
+
+## One service's log lines (JSON), e.g. make logs SERVICE=users_service.
+logs:
+	@if $(COMPOSE_RUNS); then \
+		docker compose logs --no-log-prefix $(SERVICE); \
+	else \
+		cat $(DATA_DIR)/logs/$(SERVICE).log; \
 	fi
 
 ## Run docs/tutorial.md against the running stack (the admin account from .env or var/dev.env
 ## unless ADMIN_USERNAME / ADMIN_PASSWORD are set).
 walkthrough: install
-	@if docker compose ps --quiet 2>/dev/null | grep -q .; then file=.env; else file=var/dev.env; fi; \
+	@if $(COMPOSE_RUNS); then file=.env; else file=$(DATA_DIR)/dev.env; fi; \
 	if [ -z "$$ADMIN_PASSWORD" ]; then export ADMIN_PASSWORD="$$(sed -n 's/^ADMIN_PASSWORD=//p' $$file)"; fi; \
 	if [ -z "$$ADMIN_USERNAME" ]; then export ADMIN_USERNAME="$$(sed -n 's/^ADMIN_USERNAME=//p' $$file)"; fi; \
 	if [ -z "$$ORDERS_SERVICE_CLIENT_SECRET" ]; then export ORDERS_SERVICE_CLIENT_SECRET="$$(sed -n 's/^ORDERS_SERVICE_CLIENT_SECRET=//p' $$file)"; fi; \

@@ -9,6 +9,10 @@ Redis runs as docker compose runs it (deploy/redis/redis-server.sh): each servic
 as its own ACL user and gets only its own password. With REDIS_URL, every service uses
 that one URL, and least privilege in that Redis is for its owner to configure.
 
+Two helpers reach the stack it runs, as make's auth-cli and redis-cli do:
+``devstack.py auth-cli keys rotate`` runs auth_service's command line with the environment
+auth_service gets here, and ``devstack.py redis-cli …`` runs redis-cli as the operator.
+
 Environment (all optional): DATA_DIR, AUTH_PORT, USERS_PORT, ORDERS_PORT, REDIS_PORT,
 REDIS_URL, ADMIN_USERNAME, ADMIN_PASSWORD, the Redis passwords of REDIS_PASSWORDS, and any
 service setting from .env.example.
@@ -202,7 +206,7 @@ def main() -> int:
     # What the stack writes (SQLite files with password hashes, signing keys, Redis' AOF
     # with revocations, logs) is for this user only, and so is the directory holding it.
     os.umask(0o077)
-    data_dir = Path(os.environ.get("DATA_DIR", ROOT / "var")).resolve()
+    data_dir = data_directory()
     data_dir.mkdir(parents=True, exist_ok=True)
     data_dir.chmod(0o700)
     ports = {service.name: int(os.environ.get(service.port_variable) or service.port) for service in stack_services()}
@@ -321,5 +325,34 @@ def main() -> int:
         say("stopped")
 
 
+def data_directory() -> Path:
+    return Path(os.environ.get("DATA_DIR", ROOT / "var")).resolve()
+
+
+def auth_cli(args: Sequence[str]) -> int:
+    """``flask --app auth_service <args>`` as make dev runs auth_service: its keys, its Redis user."""
+    data_dir = data_directory()
+    given_redis_url = os.environ.get("REDIS_URL")
+    dev_secrets = load_dev_secrets(data_dir, ("ADMIN_PASSWORD", *CLIENT_SECRETS) if given_redis_url else DEV_SECRETS)
+    redis_url = given_redis_url or redis_urls(int(os.environ.get("REDIS_PORT", "6379")), dev_secrets)["auth_service"]
+    env = {**os.environ, "KEYS_DIR": str(data_dir / "keys"), "REDIS_URL": redis_url}
+    return subprocess.call([sys.executable, "-m", "flask", "--app", "auth_service", *args], cwd=ROOT, env=env)
+
+
+def redis_cli(args: Sequence[str]) -> int:
+    """redis-cli on make dev's Redis, as the operator (the default user, REDIS_PASSWORD)."""
+    if os.environ.get("REDIS_URL"):
+        say("REDIS_URL is set: make dev uses your Redis, so use your own redis-cli and account")
+        return 2
+    password = load_dev_secrets(data_directory(), (REDIS_OPERATOR_PASSWORD,))[REDIS_OPERATOR_PASSWORD]
+    # The password goes in the environment (REDISCLI_AUTH), never on a command line others can list.
+    env = {**os.environ, "REDISCLI_AUTH": password}
+    port = os.environ.get("REDIS_PORT", "6379")
+    return subprocess.call(["redis-cli", "-p", port, *args], env=env)
+
+
 if __name__ == "__main__":
+    helpers = {"auth-cli": auth_cli, "redis-cli": redis_cli}
+    if sys.argv[1:2] and sys.argv[1] in helpers:
+        sys.exit(helpers[sys.argv[1]](sys.argv[2:]))
     sys.exit(main())

@@ -1,7 +1,8 @@
-"""Run docs/tutorial.md against a running stack, narrating each step: ``make walkthrough``.
+"""Run the README's curl session and docs/tutorial.md against a running stack: ``make walkthrough``.
 
-Every ``$ …`` command of every ``console`` block in the tutorial is executed, in order, in
-bash, and its output is checked against the output the tutorial shows. Values that
+Every ``$ …`` command of every ``console`` block of each page is executed, in order, in one
+bash session (a variable set on one page is there on the next, as for a reader who reads
+the README first), and its output is checked against the output the page shows. Values that
 differ on every run (ids, tokens, times) are written with "…" in the tutorial: a shown
 value ``eyJ…`` only requires the real one to start with ``eyJ``. The tutorial cannot rot:
 CI runs this against the stack, and it exits 1 at the first step that does not behave as
@@ -10,8 +11,11 @@ written.
 Environment: AUTH_URL, USERS_URL, ORDERS_URL, WEB_URL (default http://localhost:8001, 8002, 8003, 8000),
 ADMIN_PASSWORD (the stack's admin password), ADMIN_USERNAME (its name, default admin),
 ORDERS_SERVICE_CLIENT_SECRET (orders_service's client secret, for the token-exchange
-section; make walkthrough reads all three from .env or var/dev.env), TUTORIAL (default
-docs/tutorial.md).
+section; make walkthrough reads all three from .env or var/dev.env). The pages are the
+arguments (default: README.md docs/tutorial.md).
+
+The pages make their own users unique (``USERNAME="alice-$RANDOM"``): nothing is renamed
+here, so what runs is what a reader pastes, and running it twice on one stack works.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -129,14 +132,13 @@ class Walkthrough:
     def __init__(self, console: Console):
         self.console = console
         self.env = {**os.environ, "ADMIN_USERNAME": os.environ.get("ADMIN_USERNAME") or "admin"}
-        self.run_id = secrets.token_hex(3)
-        self.replacements = {"alice": f"alice-{self.run_id}", "bob": f"bob-{self.run_id}"}
+        self.replacements: dict[str, str] = {}
         for name, default in (("AUTH_URL", 8001), ("USERS_URL", 8002), ("ORDERS_URL", 8003), ("WEB_URL", 8000)):
             netloc = urlsplit(os.environ.get(name, f"http://localhost:{default}")).netloc
             self.replacements[f"localhost:{default}"] = netloc
 
     def localise(self, text: str) -> str:
-        """The tutorial's names and addresses, made unique to this run and this stack."""
+        """The pages' addresses (localhost:8001, …), as this stack publishes them."""
         for old, new in self.replacements.items():
             text = re.sub(rf"\b{re.escape(old)}\b", new, text)
         return text
@@ -179,10 +181,11 @@ def main() -> int:
     if "ADMIN_PASSWORD" not in os.environ:
         console.print("[red]Set ADMIN_PASSWORD to the stack's admin password (see .env or var/dev.env).[/red]")
         return 2
-    tutorial = Path(os.environ.get("TUTORIAL", ROOT / "docs" / "tutorial.md"))
-    commands = parse(tutorial.read_text())
-    if not commands:
-        console.print(f"[red]no commands found in {tutorial}[/red]")
+    pages = [Path(arg) for arg in sys.argv[1:]] or [ROOT / "README.md", ROOT / "docs" / "tutorial.md"]
+    commands = [command for page in pages for command in parse(page.read_text())]
+    empty = [page for page in pages if not parse(page.read_text())]
+    if empty:
+        console.print(f"[red]no commands found in {', '.join(map(str, empty))}[/red]")
         return 2
     ok = Walkthrough(console).walk(commands)
     console.print(

@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -93,6 +93,9 @@ class Stack:
     #: credentials ``who`` holds: a service's are the REDIS_URL in its own environment;
     #: "default" is the operator's account (REDIS_PASSWORD).
     redis_command: Callable[..., str]
+    #: What a reader's shell holds for make's helpers (make auth-cli, redis-cli, logs, run
+    #: from the checkout) to find this stack, as they find `make dev`'s or `docker compose up`'s.
+    reader_environment: dict[str, str] = field(default_factory=dict)
     #: compose only: run a command in a service's container; (exit code, output).
     container_command: Callable[[str, list[str]], tuple[int, str]] | None = None
     #: compose only: ``docker inspect`` of a service's container.
@@ -292,6 +295,7 @@ def local_stack(scratch: Path) -> Iterator[Stack]:
             backend="local",
             service_environment=processes.service_environment,
             redis_command=processes.redis_command,
+            reader_environment={name: value for name, value in processes.env.items() if os.environ.get(name) != value},
         )
     finally:
         processes.stop()
@@ -395,6 +399,10 @@ def compose_stack(scratch: Path) -> Iterator[Stack]:
             backend="compose",
             service_environment=service_environment,
             redis_command=redis_command,
+            reader_environment={
+                "COMPOSE_PROJECT_NAME": str(settings["COMPOSE_PROJECT_NAME"]),
+                "COMPOSE_ENV_FILES": str(env_file),
+            },
             container_command=container_command,
             inspect_container=inspect_container,
         )
