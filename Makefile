@@ -112,13 +112,14 @@ logs:
 		cat $(DATA_DIR)/logs/$(SERVICE).log; \
 	fi
 
-## Run docs/tutorial.md against the running stack (the admin account from .env or var/dev.env
-## unless ADMIN_USERNAME / ADMIN_PASSWORD are set).
+## Run the README's curl session and docs/tutorial.md against the running stack (the admin
+## account and the client secrets they use from .env or var/dev.env, unless set).
 walkthrough: install
 	@if $(COMPOSE_RUNS); then file=.env; else file=$(DATA_DIR)/dev.env; fi; \
 	if [ -z "$$ADMIN_PASSWORD" ]; then export ADMIN_PASSWORD="$$(sed -n 's/^ADMIN_PASSWORD=//p' $$file)"; fi; \
 	if [ -z "$$ADMIN_USERNAME" ]; then export ADMIN_USERNAME="$$(sed -n 's/^ADMIN_USERNAME=//p' $$file)"; fi; \
 	if [ -z "$$ORDERS_SERVICE_CLIENT_SECRET" ]; then export ORDERS_SERVICE_CLIENT_SECRET="$$(sed -n 's/^ORDERS_SERVICE_CLIENT_SECRET=//p' $$file)"; fi; \
+	if [ -z "$$DEV_CLIENT_SECRET" ]; then export DEV_CLIENT_SECRET="$$(sed -n 's/^DEV_CLIENT_SECRET=//p' $$file)"; fi; \
 	$(BIN)/python scripts/walkthrough.py
 
 ## What authentication costs per request: starts its own stack on free ports, prints a

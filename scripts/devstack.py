@@ -20,6 +20,7 @@ service setting from .env.example.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -81,7 +82,19 @@ REDIS_PASSWORDS = (REDIS_OPERATOR_PASSWORD, *REDIS_SERVICE_PASSWORDS.values())
 CLIENT_SECRETS = tuple(service.client_secret for service in stack_services() if service.client_secret)
 #: Taken from the environment, else generated once into DATA_DIR/dev.env and kept (the
 #: Redis passwords only when make dev starts Redis itself).
-DEV_SECRETS = ("ADMIN_PASSWORD", *CLIENT_SECRETS, *REDIS_PASSWORDS)
+#: A client for trying the OAuth endpoints by hand (the tutorial's "a service with no user"):
+#: registered at auth_service unless SERVICE_CLIENTS is set, by make dev and by make env.
+DEV_CLIENT_ID = "dev-client"
+DEV_CLIENT_SECRET = "DEV_CLIENT_SECRET"
+APP_SECRETS = ("ADMIN_PASSWORD", *CLIENT_SECRETS, DEV_CLIENT_SECRET)
+DEV_SECRETS = (*APP_SECRETS, *REDIS_PASSWORDS)
+
+
+def dev_service_clients(secret: str) -> str:
+    """SERVICE_CLIENTS with the dev client: a users_service token (users:read) and introspection."""
+    return json.dumps({DEV_CLIENT_ID: {"secret": secret, "scopes": "users:read", "introspect": True}})
+
+
 READY_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 10
 
@@ -211,7 +224,7 @@ def main() -> int:
     data_dir.chmod(0o700)
     ports = {service.name: int(os.environ.get(service.port_variable) or service.port) for service in stack_services()}
     given_redis_url = os.environ.get("REDIS_URL")
-    dev_secrets = load_dev_secrets(data_dir, ("ADMIN_PASSWORD", *CLIENT_SECRETS) if given_redis_url else DEV_SECRETS)
+    dev_secrets = load_dev_secrets(data_dir, APP_SECRETS if given_redis_url else DEV_SECRETS)
     stack = Stack(data_dir)
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -278,12 +291,14 @@ def main() -> int:
             **os.environ,
             "HOST": "127.0.0.1",
         }
+        # The dev client, unless SERVICE_CLIENTS names the clients itself.
+        env.setdefault("SERVICE_CLIENTS", dev_service_clients(dev_secrets[DEV_CLIENT_SECRET]))
         # A secret reaches only the service that needs it, as under compose: a service holds
         # its own Redis password (inside its REDIS_URL) and its own client secret, auth_service
         # every client's, users_service the admin's password.
         only_for = {"SERVICE_CLIENTS": "auth_service", "ADMIN_PASSWORD": "users_service"}
         owned = {name: env.pop(name) for name in only_for if name in env}
-        for name in (*REDIS_PASSWORDS, *CLIENT_SECRETS):
+        for name in (*REDIS_PASSWORDS, *CLIENT_SECRETS, DEV_CLIENT_SECRET):
             env.pop(name, None)
         for service in stack_services():
             name = service.name
@@ -333,7 +348,7 @@ def auth_cli(args: Sequence[str]) -> int:
     """``flask --app auth_service <args>`` as make dev runs auth_service: its keys, its Redis user."""
     data_dir = data_directory()
     given_redis_url = os.environ.get("REDIS_URL")
-    dev_secrets = load_dev_secrets(data_dir, ("ADMIN_PASSWORD", *CLIENT_SECRETS) if given_redis_url else DEV_SECRETS)
+    dev_secrets = load_dev_secrets(data_dir, APP_SECRETS if given_redis_url else DEV_SECRETS)
     redis_url = given_redis_url or redis_urls(int(os.environ.get("REDIS_PORT", "6379")), dev_secrets)["auth_service"]
     env = {**os.environ, "KEYS_DIR": str(data_dir / "keys"), "REDIS_URL": redis_url}
     return subprocess.call([sys.executable, "-m", "flask", "--app", "auth_service", *args], cwd=ROOT, env=env)

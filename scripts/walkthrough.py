@@ -11,7 +11,8 @@ written.
 Environment: AUTH_URL, USERS_URL, ORDERS_URL, WEB_URL (default http://localhost:8001, 8002, 8003, 8000),
 ADMIN_PASSWORD (the stack's admin password), ADMIN_USERNAME (its name, default admin),
 ORDERS_SERVICE_CLIENT_SECRET (orders_service's client secret, for the token-exchange
-section; make walkthrough reads all three from .env or var/dev.env). The pages are the
+section) and DEV_CLIENT_SECRET (the dev client's; make walkthrough reads all four from .env
+or var/dev.env). The pages are the
 arguments (default: README.md docs/tutorial.md).
 
 The pages make their own users unique (``USERNAME="alice-$RANDOM"``): nothing is renamed

@@ -27,7 +27,7 @@ import jwt
 import requests
 from cryptography.hazmat.primitives import serialization
 
-from tests.support import free_port, short_name, stack_services
+from tests.support import free_port, load_script, short_name, stack_services
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECONDS = 120
@@ -121,15 +121,17 @@ class Stack:
 class Secrets:
     admin_password: str
     client_secret: str
+    #: The dev client's, as make dev and make env register it (the tutorial uses it).
+    dev_client_secret: str
 
     @classmethod
     def generate(cls) -> Secrets:
-        return cls(secrets.token_urlsafe(18), secrets.token_urlsafe(32))
+        return cls(secrets.token_urlsafe(18), secrets.token_urlsafe(32), secrets.token_urlsafe(32))
 
     def service_clients(self) -> str:
-        return json.dumps(
-            {CLIENT_ID: {"secret": self.client_secret, "scopes": "users:read orders:read", "introspect": True}}
-        )
+        clients = json.loads(load_script("devstack").dev_service_clients(self.dev_client_secret))
+        clients[CLIENT_ID] = {"secret": self.client_secret, "scopes": "users:read orders:read", "introspect": True}
+        return json.dumps(clients)
 
 
 def wait_ready(urls: list[str], alive: Callable[[], bool], describe: Callable[[], str]) -> None:
@@ -295,7 +297,10 @@ def local_stack(scratch: Path) -> Iterator[Stack]:
             backend="local",
             service_environment=processes.service_environment,
             redis_command=processes.redis_command,
-            reader_environment={name: value for name, value in processes.env.items() if os.environ.get(name) != value},
+            reader_environment={
+                **{name: value for name, value in processes.env.items() if os.environ.get(name) != value},
+                "DEV_CLIENT_SECRET": keys.dev_client_secret,
+            },
         )
     finally:
         processes.stop()
@@ -402,6 +407,7 @@ def compose_stack(scratch: Path) -> Iterator[Stack]:
             reader_environment={
                 "COMPOSE_PROJECT_NAME": str(settings["COMPOSE_PROJECT_NAME"]),
                 "COMPOSE_ENV_FILES": str(env_file),
+                "DEV_CLIENT_SECRET": keys.dev_client_secret,
             },
             container_command=container_command,
             inspect_container=inspect_container,

@@ -17,6 +17,7 @@ def test_every_dev_secret_is_generated_once_into_a_private_file(tmp_path: Path) 
         "ADMIN_PASSWORD",
         "ORDERS_SERVICE_CLIENT_SECRET",
         "WEB_SERVICE_CLIENT_SECRET",
+        "DEV_CLIENT_SECRET",
         *devstack.REDIS_PASSWORDS,
     }
     assert len(set(generated.values())) == len(generated)
