@@ -23,6 +23,7 @@ from tests.unit.web_service.console import ORIGIN, Console
 from users_service import create_app as create_users_app
 from web_service import create_app as create_web_app
 from web_service.browser_sessions import _key
+from web_service.state import web_state
 
 
 def stored(redis_conn: redis.Redis, console: Console) -> dict[str, str]:
@@ -253,3 +254,17 @@ def test_a_console_whose_client_secret_is_refused_says_so_in_its_log_not_to_the_
     assert page.status_code == 503
     assert "WEB_SERVICE_CLIENT_SECRET" not in page.get_data(as_text=True)
     assert any("WEB_SERVICE_CLIENT_SECRET" in record.getMessage() for record in caplog.records)
+
+
+def web_state_of(web: Any) -> Any:
+    with web.app_context():
+        return web_state()
+
+
+def test_a_sign_up_whose_console_token_is_refused_fetches_a_new_one(web: Any, console: Console) -> None:
+    signup_token = web_state_of(web).api._signup_token
+    signup_token.get()
+    signup_token._token = "not-a-token"  # as if revoked or signed by a retired key
+
+    console.sign_up()  # 302 to the profile: refused once, then sent with a fresh token
+    assert signup_token.get() != "not-a-token"
