@@ -16,3 +16,13 @@ def test_make_help_describes_every_phony_target() -> None:
     assert result.returncode == 0, result.stderr
     described = dict(re.findall(r"^  make (\S+) +(\S.*)$", result.stdout, re.MULTILINE))
     assert set(described) == set(declared.group(1).split())
+
+
+def test_the_dev_requirements_pin_every_service_requirement_alike() -> None:
+    # make install installs requirements-dev.txt alone, the images requirements.txt: a pin
+    # added to one must be in the other, or the tests run without it (or against another).
+    def pins(name: str) -> set[str]:
+        lines = (ROOT / name).read_text().splitlines()
+        return {line.strip() for line in lines if "==" in line and not line.lstrip().startswith("#")}
+
+    assert pins("requirements.txt") - pins("requirements-dev.txt") == set()
