@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import secrets
 import uuid
 from typing import Any
 
@@ -13,11 +15,18 @@ from tests.unit.services import DEFAULT_PASSWORD
 ORIGIN = "http://localhost:8000"
 
 
+def some_address() -> str:
+    """An address of its own: the limits behind the console count this browser alone."""
+    return str(ipaddress.IPv4Address(0x0A000000 + secrets.randbelow(2**24)))
+
+
 class Console:
-    """A person's browser on the console: it follows the forms it is shown."""
+    """A person's browser on the console, at an address of its own: it follows the forms it is shown."""
 
     def __init__(self, client: FlaskClient):
         self.client = client
+        # Its own address, so failed logins in one test cannot lock another test's browser out.
+        client.environ_base["REMOTE_ADDR"] = some_address()
 
     def get(self, path: str) -> Any:
         return self.client.get(path)
