@@ -80,13 +80,13 @@ REDIS_SERVICE_PASSWORDS = {service.name: service.redis_password for service in s
 REDIS_PASSWORDS = (REDIS_OPERATOR_PASSWORD, *REDIS_SERVICE_PASSWORDS.values())
 #: The OAuth client secrets of the services that are auth_service's clients.
 CLIENT_SECRETS = tuple(service.client_secret for service in stack_services() if service.client_secret)
-#: Taken from the environment, else generated once into DATA_DIR/dev.env and kept (the
-#: Redis passwords only when make dev starts Redis itself).
 #: A client for trying the OAuth endpoints by hand (the tutorial's "a service with no user"):
 #: registered at auth_service unless SERVICE_CLIENTS is set, by make dev and by make env.
 DEV_CLIENT_ID = "dev-client"
 DEV_CLIENT_SECRET = "DEV_CLIENT_SECRET"
 APP_SECRETS = ("ADMIN_PASSWORD", *CLIENT_SECRETS, DEV_CLIENT_SECRET)
+#: Taken from the environment, else generated once into DATA_DIR/dev.env and kept (the
+#: Redis passwords only when make dev starts Redis itself).
 DEV_SECRETS = (*APP_SECRETS, *REDIS_PASSWORDS)
 
 
