@@ -23,6 +23,7 @@ from secure_service import (
     verifier_state,
 )
 from secure_service.database import utc_isoformat
+from secure_service.openapi import names_end_user
 
 from . import metrics, schemas
 from .errors import InvalidCredentials
@@ -43,6 +44,7 @@ def _no_store(response: Response) -> Response:
 
 
 @bp.post("/login")
+@names_end_user
 @bp.input(schemas.LoginIn, arg_name="body")
 @bp.output(schemas.TokenPairOut)
 @bp.doc(responses={401: "Invalid credentials", 429: "Too many failed logins; see Retry-After"})

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from secure_service import Conflict, NotFound, current_claims, has_role, require_token
+from secure_service.openapi import names_end_user
 from secure_service.schemas import PageIn
 
 from . import schemas
@@ -21,6 +22,7 @@ bp = APIBlueprint("users", __name__, url_prefix="/users", tag="Users")
 
 
 @bp.post("")
+@names_end_user
 @bp.input(schemas.SignUpIn, arg_name="body")
 @bp.output(schemas.UserOut, status_code=201)
 @bp.doc(

@@ -100,3 +100,12 @@ def test_the_document_names_each_schema_once(api: FlaskClient) -> None:
     schemas = api.get("/openapi.json").json["components"]["schemas"]
 
     assert not [name for name in schemas if name.rstrip("0123456789") != name and name.rstrip("0123456789") in schemas]
+
+
+@pytest.mark.parametrize(("service", "path"), [("auth", "/auth/login"), ("users", "/users")])
+def test_the_document_says_where_a_console_may_name_its_browser(services: Services, service: str, path: str) -> None:
+    document = getattr(services, service).test_client().get("/openapi.json").json
+    parameters = document["paths"][path]["post"].get("parameters", [])
+
+    assert [p["name"] for p in parameters if p["in"] == "header"] == ["End-User-Address"]
+    assert [p for p in document["paths"]["/healthz"]["get"].get("parameters", []) if p["in"] == "header"] == []

@@ -58,6 +58,25 @@ def documented_as_form(view: V) -> V:
     return view
 
 
+#: The optional header by which a backend-for-frontend names its browser's address (end_user.py).
+END_USER_PARAMETER: dict[str, Any] = {
+    "name": "End-User-Address",
+    "in": "header",
+    "required": False,
+    "description": (
+        "The browser's IP address, which the per-address limit then counts. Taken only from a caller "
+        "allowed to name its end users (the console); ignored from anyone else."
+    ),
+    "schema": {"type": "string"},
+}
+
+
+def names_end_user(view: V) -> V:
+    """Document that a view takes End-User-Address from the callers it trusts with it."""
+    view.names_end_user = True  # type: ignore[attr-defined]
+    return view
+
+
 def init_openapi(app: APIFlask) -> None:
     """Document the Bearer scheme and the shared error responses in ``app``'s OpenAPI spec."""
     app.config.update(HTTP_ERROR_SCHEMA=ERROR_SCHEMA, VALIDATION_ERROR_SCHEMA=ERROR_SCHEMA)
@@ -67,6 +86,7 @@ def init_openapi(app: APIFlask) -> None:
     def add_errors(spec: Any) -> Any:
         protected: set[tuple[str, str]] = set()
         form_only: set[tuple[str, str]] = set()
+        naming: set[tuple[str, str]] = set()
         for rule in app.url_map.iter_rules():
             view = app.view_functions[rule.endpoint]
             path = _RULE_ARGUMENT.sub(r"{\1}", rule.rule)
@@ -74,11 +94,15 @@ def init_openapi(app: APIFlask) -> None:
                 protected.update((path, method.lower()) for method in rule.methods or ())
             if getattr(view, "documented_content", None) == FORM:
                 form_only.update((path, method.lower()) for method in rule.methods or ())
+            if getattr(view, "names_end_user", False):
+                naming.update((path, method.lower()) for method in rule.methods or ())
         for path, operations in spec.get("paths", {}).items():
             for method, operation in operations.items():
                 responses = operation.setdefault("responses", {})
                 if (path, method) in protected:
                     operation["security"] = [{"BearerAuth": []}]
+                if (path, method) in naming:
+                    operation.setdefault("parameters", []).append(dict(END_USER_PARAMETER))
                 if (path, method) in form_only and "requestBody" in operation:
                     content = operation["requestBody"]["content"]
                     operation["requestBody"]["content"] = {FORM: content[FORM]}
