@@ -14,7 +14,7 @@ from flask import Blueprint, Response, abort, g, make_response, redirect, render
 from secure_service.errors import UpstreamUnavailable
 
 from .api import ApiRefused
-from .browser_sessions import BrowserSession, SessionStoreUnavailable
+from .browser_sessions import BrowserSession, SessionStoreUnavailable, Tokens
 from .page_security import csrf_matches
 from .state import web_state
 
@@ -53,12 +53,14 @@ def browser_address() -> str:
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """A page for a logged-in browser: the view gets its session and tokens; others go to log in."""
+
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         session = current_session()
-        if session is None or not session.logged_in:
+        if session is None or session.tokens is None:
             return redirect(url_for("pages.login"))
-        return view(session, *args, **kwargs)
+        return view(session, session.tokens, *args, **kwargs)
 
     return wrapper
 
@@ -153,55 +155,50 @@ def signup_post() -> Response:
 
 @bp.get("/profile")
 @login_required
-def profile(session: BrowserSession) -> Any:
-    assert session.tokens is not None
-    return render_template("profile.html", session=session, user=web_state().api.profile(session.tokens))
+def profile(session: BrowserSession, tokens: Tokens) -> Any:
+    return render_template("profile.html", session=session, user=web_state().api.profile(tokens))
 
 
 @bp.get("/orders")
 @login_required
-def orders(session: BrowserSession) -> Any:
-    return _orders_page(session)
+def orders(session: BrowserSession, tokens: Tokens) -> Any:
+    return _orders_page(session, tokens)
 
 
 @bp.post("/orders")
 @login_required
-def orders_post(session: BrowserSession) -> Any:
+def orders_post(session: BrowserSession, tokens: Tokens) -> Any:
     checked_form(session)
-    assert session.tokens is not None
     try:
         quantity = int(request.form.get("quantity", ""))
     except ValueError:
-        return _orders_page(session, error="quantity: a whole number.", status=400)
+        return _orders_page(session, tokens, error="quantity: a whole number.", status=400)
     try:
-        web_state().api.place_order(session.tokens, request.form.get("item", ""), quantity)
+        web_state().api.place_order(tokens, request.form.get("item", ""), quantity)
     except ApiRefused as e:
         if e.status == 401:
             raise
-        return _orders_page(session, error=e.message, status=e.status)
+        return _orders_page(session, tokens, error=e.message, status=e.status)
     return redirect(url_for("pages.orders"))
 
 
-def _orders_page(session: BrowserSession, *, error: str | None = None, status: int = 200) -> Any:
-    assert session.tokens is not None
-    placed = web_state().api.orders_of(session.tokens)
+def _orders_page(session: BrowserSession, tokens: Tokens, *, error: str | None = None, status: int = 200) -> Any:
+    placed = web_state().api.orders_of(tokens)
     return render_template("orders.html", session=session, orders=placed, error=error), status
 
 
 @bp.get("/sessions")
 @login_required
-def sessions(session: BrowserSession) -> Any:
-    assert session.tokens is not None
-    return render_template("sessions.html", session=session, sessions=web_state().api.sessions(session.tokens))
+def sessions(session: BrowserSession, tokens: Tokens) -> Any:
+    return render_template("sessions.html", session=session, sessions=web_state().api.sessions(tokens))
 
 
 @bp.post("/sessions/<string(maxlength=64):sid>/end")
 @login_required
-def end_session(session: BrowserSession, sid: str) -> Any:
+def end_session(session: BrowserSession, tokens: Tokens, sid: str) -> Any:
     checked_form(session)
-    assert session.tokens is not None
     try:
-        web_state().api.end_session(session.tokens, sid)
+        web_state().api.end_session(tokens, sid)
     except ApiRefused:
         pass  # already ended, or not this user's: the list shows what is live
     return redirect(url_for("pages.sessions"))
@@ -209,9 +206,8 @@ def end_session(session: BrowserSession, sid: str) -> Any:
 
 @bp.get("/token")
 @login_required
-def token(session: BrowserSession) -> Any:
-    assert session.tokens is not None
-    header, claims = _decoded(session.tokens.access_token)
+def token(session: BrowserSession, tokens: Tokens) -> Any:
+    header, claims = _decoded(tokens.access_token)
     return render_template(
         "token.html",
         session=session,
