@@ -123,8 +123,14 @@ def login_post() -> Response:
         tokens = state.api.log_in(username, password, browser_address())
     except ApiRefused as e:
         return form_page("login.html", error=e.message, status=e.status, username=username)
+    return _logged_in(session, username, tokens)
+
+
+def _logged_in(session: BrowserSession | None, username: str, tokens: Tokens) -> Response:
+    """This browser's new session, holding ``tokens``; a user logged in here before is logged out."""
+    state = web_state()
     if session is not None and session.tokens is not None:
-        state.api.log_out(session.tokens)  # another user's login in this browser ends the first
+        state.api.log_out(session.tokens)  # at every service, not just forgotten here
     return with_cookie(redirect(url_for("pages.profile")), state.sessions.log_in(session, username, tokens))
 
 
@@ -150,7 +156,7 @@ def signup_post() -> Response:
         tokens = state.api.log_in(username, password, browser_address())
     except ApiRefused as e:
         return form_page("signup.html", error=e.message, status=e.status, username=username, email=email or "")
-    return with_cookie(redirect(url_for("pages.profile")), state.sessions.log_in(session, username, tokens))
+    return _logged_in(session, username, tokens)
 
 
 @bp.get("/profile")

@@ -265,3 +265,17 @@ def test_a_sign_up_whose_console_token_is_refused_fetches_a_new_one(web: Any, co
 
     console.sign_up()  # 302 to the profile: refused once, then sent with a fresh token
     assert signup_token.get() != "not-a-token"
+
+
+def test_signing_up_in_a_logged_in_browser_ends_the_first_users_tokens(
+    console: Console, redis_conn: redis.Redis, services: Services
+) -> None:
+    console.sign_up()
+    first = stored(redis_conn, console)["access_token"]
+    username = f"web-{uuid.uuid4().hex[:10]}"
+    second = console.post("/signup", {"username": username, "password": DEFAULT_PASSWORD}, form_from="/profile")
+
+    assert second.status_code == 302
+    time.sleep(0.002)
+    assert services.users.test_client().get("/users/me", headers=bearer(first)).status_code == 401
+    assert username in console.get("/profile").get_data(as_text=True)
