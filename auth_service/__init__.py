@@ -23,7 +23,7 @@ from . import discovery, oauth, routes
 from .cli import keys_command
 from .keystore import KeyStore, SharedSecret, SigningKeys
 from .login_limits import init_login_limits
-from .sessions import Sessions
+from .sessions import ReplicaAcknowledgement, Sessions
 from .settings import SERVICE_NAME, AuthSettings
 from .state import EXTENSION_KEY, AuthService
 from .tokens import TokenIssuer
@@ -64,10 +64,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
         app, settings.verifier, jwks_fetcher=public_jwks, jwks_version=jwks_version, revocation=revocation
     )
 
+    acknowledgement = (
+        ReplicaAcknowledgement(
+            settings.verifier.redis_url,
+            replicas=settings.revocation_min_replicas,
+            timeout_ms=settings.revocation_replica_timeout_ms,
+        )
+        if settings.revocation_min_replicas
+        else None
+    )
     sessions = Sessions(
         redis,
         max_token_lifetime_seconds=settings.refresh_token_ttl,
         refresh_reuse_grace_seconds=settings.refresh_reuse_grace_seconds,
+        acknowledgement=acknowledgement,
     )
     try:
         # Until the index is marked complete, verifiers check Redis on every request.

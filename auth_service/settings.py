@@ -63,6 +63,8 @@ class AuthSettings:
     access_token_ttl: int
     refresh_token_ttl: int
     refresh_reuse_grace_seconds: int
+    revocation_min_replicas: int
+    revocation_replica_timeout_ms: int
     access_audience: tuple[str, ...]
     public_client_id: str
     clients: Mapping[str, ServiceClient]
@@ -115,6 +117,10 @@ class AuthSettings:
             refresh_reuse_grace_seconds=source.integer(
                 "REFRESH_REUSE_GRACE_SECONDS", 0, 0, MAX_REFRESH_REUSE_GRACE_SECONDS
             ),
+            # With a replicated Redis: a revocation is answered only once this many replicas
+            # hold it (WAIT), so a failover cannot forget it (docs/operations.md).
+            revocation_min_replicas=source.integer("REVOCATION_MIN_REPLICAS", 0, 0, 5),
+            revocation_replica_timeout_ms=source.integer("REVOCATION_REPLICA_TIMEOUT_MILLISECONDS", 500, 10, 5000),
             access_audience=audience,
             public_client_id=source.string("PUBLIC_CLIENT_ID", "web-app"),
             clients=_clients(source),

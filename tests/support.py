@@ -166,3 +166,124 @@ def stack_services() -> tuple[Any, ...]:
 def short_name(service: Any) -> str:
     """auth, users, orders: how a Stack names a service's URL."""
     return str(service.name).removesuffix("_service")
+
+
+#: The accounts a replicated Redis has beside the services' (deploy/redis/redis-server.sh).
+REPLICATION_PASSWORDS = ("REDIS_PASSWORD", "REDIS_REPLICATION_PASSWORD", "REDIS_SENTINEL_PASSWORD")
+PRIMARY_NAME = "jwt-stack"
+
+
+class ReplicatedRedis:
+    """A primary, a replica and three sentinels, started with the stack's own scripts.
+
+    The way compose.scale.yml runs them, as loopback processes: the tests can kill the
+    primary (SIGKILL, a lost machine) or pause a node (SIGSTOP, a partition) and watch the
+    sentinels fail over.
+    """
+
+    def __init__(self, directory: Path, *, down_after_milliseconds: int = 1000):
+        self.directory = directory
+        self.passwords = {
+            name: secrets.token_urlsafe(18)
+            for name in (*REPLICATION_PASSWORDS, *(s.redis_password for s in stack_services()))
+        }
+        self.down_after_milliseconds = down_after_milliseconds
+        self.node_ports = [free_port(), free_port()]
+        self.sentinel_ports = [free_port() for _ in range(3)]
+        self.processes: dict[int, subprocess.Popen[bytes]] = {}
+
+    def _start(self, port: int, script: str, args: list[str], env: dict[str, str]) -> None:
+        directory = self.directory / str(port)
+        directory.mkdir(exist_ok=True)
+        with open(directory / "log", "ab") as log:
+            self.processes[port] = subprocess.Popen(
+                ["sh", str(ROOT / "deploy" / "redis" / script), *args],
+                env={"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", **self.passwords, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for_redis(port, b"-NOAUTH", self.processes[port])
+
+    def start_node(self, port: int, *, replica_of: int | None = None) -> None:
+        args = ["--bind", "127.0.0.1", "--port", str(port), "--dir", str(self.directory / str(port))]
+        if replica_of is not None:
+            args += ["--replicaof", "127.0.0.1", str(replica_of)]
+        self._start(port, "redis-server.sh", args, {})
+
+    def start(self) -> ReplicatedRedis:
+        primary, replica = self.node_ports
+        self.start_node(primary)
+        self.start_node(replica, replica_of=primary)
+        for port in self.sentinel_ports:
+            env = {
+                "REDIS_PRIMARY_HOST": "127.0.0.1",
+                "REDIS_PRIMARY_PORT": str(primary),
+                "SENTINEL_DIR": str(self.directory / str(port)),
+                "SENTINEL_DOWN_AFTER_MILLISECONDS": str(self.down_after_milliseconds),
+                "SENTINEL_FAILOVER_TIMEOUT_MILLISECONDS": "4000",
+            }
+            (self.directory / str(port)).mkdir(exist_ok=True)
+            self._start(port, "redis-sentinel.sh", ["--bind", "127.0.0.1", "--port", str(port)], env)
+        self.wait_until(lambda: self.replicas_in_sync() == 1, "the replica never caught up")
+        return self
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+
+    def url(self, user: str) -> str:
+        """``user``'s REDIS_URL through the sentinels (a service name, or "default")."""
+        variable = "REDIS_PASSWORD" if user == "default" else f"REDIS_{user.upper()}_PASSWORD"
+        hosts = ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports)
+        return f"redis+sentinel://{user}:{self.passwords[variable]}@{hosts}/{PRIMARY_NAME}"
+
+    def node(self, port: int) -> Any:
+        import redis
+
+        return redis.Redis(port=port, username="default", password=self.passwords["REDIS_PASSWORD"], socket_timeout=2)
+
+    def primary_port(self) -> int:
+        """The primary's port, as the first sentinel that answers names it."""
+        import redis
+
+        for port in self.sentinel_ports:
+            try:
+                sentinel = redis.Redis(
+                    port=port, username="default", password=self.passwords["REDIS_PASSWORD"], socket_timeout=1
+                )
+                _host, primary = sentinel.sentinel_get_master_addr_by_name(PRIMARY_NAME)
+                return int(primary)
+            except Exception:  # noqa: BLE001 (a sentinel that is down: ask the next)
+                continue
+        raise RuntimeError("no sentinel answers")
+
+    def replicas_in_sync(self) -> int:
+        """How many replicas the primary streams its writes to (past their first sync)."""
+        try:
+            replication = self.node(self.primary_port()).info("replication")
+        except Exception:  # noqa: BLE001 (the primary is down)
+            return 0
+        return sum(1 for name, value in replication.items() if name.startswith("slave") and value["state"] == "online")
+
+    def kill_primary(self) -> int:
+        """SIGKILL the primary, as a machine that is lost; its port."""
+        port = self.primary_port()
+        self.processes[port].kill()
+        self.processes[port].wait(timeout=10)
+        return port
+
+    def wait_until(self, check: Callable[[], bool], failure: str, seconds: float = 30) -> None:
+        if not eventually(check, seconds):
+            raise AssertionError(failure)
+
+
+@contextmanager
+def replicated_redis(directory: Path, **options: Any) -> Iterator[ReplicatedRedis]:
+    """A started :class:`ReplicatedRedis`, every process stopped (by PID) afterwards."""
+    cluster = ReplicatedRedis(directory, **options)
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()

@@ -48,7 +48,7 @@ class WebSettings:
             auth_service_url=source.string("AUTH_SERVICE_URL", "http://127.0.0.1:8001"),
             users_service_url=source.string("USERS_SERVICE_URL", "http://127.0.0.1:8002"),
             orders_service_url=source.string("ORDERS_SERVICE_URL", "http://127.0.0.1:8003"),
-            redis_url=source.string("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            redis_url=source.redis_url("REDIS_URL", "redis://127.0.0.1:6379/0"),
             public_origin=_origin(source, "PUBLIC_ORIGIN", "http://localhost:8000"),
             refresh_margin_seconds=source.integer("REFRESH_MARGIN_SECONDS", 60, 5, 290),
             session_lifetime_seconds=source.integer("WEB_SESSION_LIFETIME_SECONDS", 8 * 3600, 300, 7 * 86400),

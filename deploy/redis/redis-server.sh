@@ -6,6 +6,11 @@
 #   REDIS_PASSWORD=… REDIS_AUTH_SERVICE_PASSWORD=… REDIS_USERS_SERVICE_PASSWORD=… \
 #   REDIS_ORDERS_SERVICE_PASSWORD=… REDIS_WEB_SERVICE_PASSWORD=… sh deploy/redis/redis-server.sh [redis-server options]
 #
+# Replicated (compose.scale.yml, deploy/k8s): REDIS_REPLICATION_PASSWORD and
+# REDIS_SENTINEL_PASSWORD add the accounts a replica and the sentinels log in with, and
+# every node, primary or not, replicates with the first (so any node can be promoted or
+# demoted by the sentinels); start a replica with --replicaof <primary host> <port>.
+#
 # Options after the script name (where it listens and keeps its files: --bind, --port,
 # --dir) are passed on and override the configuration below. REDIS_SERVER names the
 # binary (default: redis-server on PATH). Needs Redis 7.0 or newer (read-only key selectors).
@@ -37,6 +42,18 @@ check_password REDIS_AUTH_SERVICE_PASSWORD "${REDIS_AUTH_SERVICE_PASSWORD:-}"
 check_password REDIS_USERS_SERVICE_PASSWORD "${REDIS_USERS_SERVICE_PASSWORD:-}"
 check_password REDIS_ORDERS_SERVICE_PASSWORD "${REDIS_ORDERS_SERVICE_PASSWORD:-}"
 check_password REDIS_WEB_SERVICE_PASSWORD "${REDIS_WEB_SERVICE_PASSWORD:-}"
+replication=""
+if [ -n "${REDIS_REPLICATION_PASSWORD:-}${REDIS_SENTINEL_PASSWORD:-}" ]; then
+    check_password REDIS_REPLICATION_PASSWORD "${REDIS_REPLICATION_PASSWORD:-}"
+    check_password REDIS_SENTINEL_PASSWORD "${REDIS_SENTINEL_PASSWORD:-}"
+    # The commands replication and Sentinel need, as Redis' ACL documentation lists
+    # them, and no key at all.
+    replication="
+masteruser replication
+masterauth $REDIS_REPLICATION_PASSWORD
+user replication on >$REDIS_REPLICATION_PASSWORD -@all +psync +replconf +ping
+user sentinel on >$REDIS_SENTINEL_PASSWORD allchannels -@all +multi +slaveof +ping +exec +subscribe +config|rewrite +role +publish +info +client|setname +client|kill +script|kill"
+fi
 
 server=${REDIS_SERVER:-redis-server}
 version=$("$server" --version) || die "cannot run $server"
@@ -60,7 +77,8 @@ esac
 # records (hashes: HSET, HMGET) and each user's index of them (a sorted set: ZADD, ZRANGE,
 # ZREM, ZREMRANGEBYSCORE, and EXPIRE), MULTI/EXEC pipelines and Lua scripts (EVALSHA,
 # SCRIPT LOAD after a NOSCRIPT; every command a script calls is checked against the same
-# rules), and the moving-window rate limiter's scripts (LINDEX, LPUSH, LTRIM, EXPIRE).
+# rules), the moving-window rate limiter's scripts (LINDEX, LPUSH, LTRIM, EXPIRE), and
+# WAIT, which holds a revocation's answer until a replica has it (REVOCATION_MIN_REPLICAS).
 # No EVAL: nothing sends it.
 revocation_keys="~revoked:* ~user:not-before:* ~revocation:index"
 revocation_keys_read_only="%R~revoked:* %R~user:not-before:* %R~revocation:index"
@@ -84,7 +102,7 @@ maxmemory-policy noeviction
 user default on >$REDIS_PASSWORD ~* &* +@all
 # The issuer: writes revocations, sessions' refresh families and records and its login
 # limits, and publishes the invalidations that keep every verifier's cache exact.
-user auth_service on >$REDIS_AUTH_SERVICE_PASSWORD resetkeys $revocation_keys ~refresh:* $session_records ~LIMITS:LIMITER/login/* resetchannels $channel -@all $verifier +get +set +del +exists +multi +exec +discard +publish $session_commands $rate_limiter
+user auth_service on >$REDIS_AUTH_SERVICE_PASSWORD resetkeys $revocation_keys ~refresh:* $session_records ~LIMITS:LIMITER/login/* resetchannels $channel -@all $verifier +get +set +del +exists +multi +exec +discard +publish +wait $session_commands $rate_limiter
 # Resource services: read revocation state and listen for invalidations; users_service
 # also keeps its own sign-up limits. Neither can write, delete or expire a revocation.
 user users_service on >$REDIS_USERS_SERVICE_PASSWORD resetkeys $revocation_keys_read_only ~LIMITS:LIMITER/signup/* resetchannels $channel -@all $verifier $rate_limiter
@@ -93,4 +111,5 @@ user orders_service on >$REDIS_ORDERS_SERVICE_PASSWORD resetkeys $revocation_key
 # under web:refresh:, taken with SET NX PX and released by redis-py's Lock script, which GETs it) and no
 # revocation key or channel at all: it verifies no token, it holds them.
 user web_service on >$REDIS_WEB_SERVICE_PASSWORD resetkeys ~web:* resetchannels -@all +ping $client_setinfo +hset +hgetall +expire +del +multi +exec +set +get +evalsha +script|load
+$replication
 CONFIG

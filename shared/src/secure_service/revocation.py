@@ -24,11 +24,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, cast
+from urllib.parse import unquote, urlsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from .errors import RevocationUnavailable
 from .revocation_cache import INVALIDATION_CHANNEL, RevocationCache, Value, subscription_connection
@@ -66,16 +69,90 @@ class RevocationCheck(Protocol):
         ...
 
 
-def redis_client(url: str) -> redis.Redis:
-    """A Redis client that fails fast instead of hanging a request."""
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=SOCKET_TIMEOUT_SECONDS,
-        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
-        retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1),
-        health_check_interval=30,
-        decode_responses=True,
+SENTINEL_SCHEME = "redis+sentinel"
+
+
+@dataclass(frozen=True)
+class SentinelAddress:
+    """Where a primary is found through Sentinel: ``redis+sentinel://user:password@host:port,…/<primary>``.
+
+    The form Flask-Limiter reads too (limits' RedisSentinelStorage), so one REDIS_URL serves
+    a service's revocation client and its rate limits; the sentinels take the same
+    credentials as the nodes, as limits logs in to them.
+    """
+
+    sentinels: tuple[tuple[str, int], ...]
+    primary: str
+    username: str | None
+    password: str | None
+
+    @classmethod
+    def parse(cls, url: str) -> SentinelAddress:
+        """Raises ValueError, naming what is missing, for a URL of another form."""
+        parts = urlsplit(url)
+        if parts.scheme != SENTINEL_SCHEME:
+            raise ValueError(f"not a {SENTINEL_SCHEME}:// URL")
+        credentials, _, hosts = parts.netloc.rpartition("@")
+        username, _, password = credentials.partition(":")
+        sentinels = []
+        for location in hosts.split(","):
+            # A fake scheme, as limits parses each location: urlsplit then reads host and port.
+            host = urlsplit(f"//{location.strip()}")
+            if not host.hostname or host.port is None:
+                raise ValueError(f"each sentinel needs a host and a port, not {location!r}")
+            sentinels.append((host.hostname, host.port))
+        primary = parts.path.strip("/")
+        if not primary or "/" in primary:
+            raise ValueError("the path names the primary, as Sentinel monitors it: /<primary>")
+        return cls(tuple(sentinels), primary, unquote(username) or None, unquote(password) or None)
+
+
+def check_redis_url(url: str) -> None:
+    """Raises ValueError unless ``url`` is one :func:`redis_client` can use."""
+    scheme = urlsplit(url).scheme
+    if scheme == SENTINEL_SCHEME:
+        SentinelAddress.parse(url)
+    elif scheme not in ("redis", "rediss", "unix"):
+        raise ValueError(f"the scheme must be redis, rediss, unix or {SENTINEL_SCHEME}, not {scheme!r}")
+
+
+def redis_client(
+    url: str,
+    *,
+    retries: int = 1,
+    max_connections: int | None = None,
+    socket_timeout: float = SOCKET_TIMEOUT_SECONDS,
+) -> redis.Redis:
+    """A Redis client that fails fast instead of hanging a request.
+
+    ``socket_timeout`` is longer only for a client whose commands block by design (WAIT).
+
+    A ``redis+sentinel://`` URL gives a client of the primary the sentinels name, which
+    asks them again after a failover: its connections follow the new primary without a
+    restart (redis-py's SentinelConnectionPool).
+    """
+    options: dict[str, Any] = {
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": SOCKET_TIMEOUT_SECONDS,
+        "retry": Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=retries),
+        "health_check_interval": 30,
+        "decode_responses": True,
+        "max_connections": max_connections,
+    }
+    if urlsplit(url).scheme != SENTINEL_SCHEME:
+        return redis.Redis.from_url(url, **options)
+    address = SentinelAddress.parse(url)
+    credentials = {"username": address.username, "password": address.password}
+    sentinels = Sentinel(  # type: ignore[no-untyped-call]
+        address.sentinels,
+        sentinel_kwargs={
+            **credentials,
+            "socket_timeout": SOCKET_TIMEOUT_SECONDS,
+            "socket_connect_timeout": SOCKET_TIMEOUT_SECONDS,
+        },
+        **credentials,
     )
+    return cast(redis.Redis, sentinels.master_for(address.primary, **options))  # type: ignore[no-untyped-call]
 
 
 def revocation_check(client: redis.Redis, *, cache_entries: int) -> RevocationCheck:

@@ -10,6 +10,8 @@ from typing import Any
 
 from zxcvbn import zxcvbn
 
+from .revocation import check_redis_url
+
 #: Words that give away a value copied from an example; a secret containing one is refused.
 PLACEHOLDER_WORDS = (
     "secret",
@@ -97,6 +99,15 @@ class Source:
             raise SettingsError(f"{name} must be an integer, got {raw!r}") from e
         if not minimum <= value <= maximum:
             raise SettingsError(f"{name} must be between {minimum} and {maximum}, got {value}")
+        return value
+
+    def redis_url(self, name: str, default: str) -> str:
+        """A Redis URL: redis://, rediss://, unix:// or redis+sentinel://…/<primary>."""
+        value = self.string(name, default)
+        try:
+            check_redis_url(value)
+        except ValueError as e:
+            raise SettingsError(f"{name} is not a Redis URL this stack can use: {e}") from e
         return value
 
     def words(self, name: str, default: str) -> tuple[str, ...]:
@@ -188,7 +199,7 @@ class VerifierSettings:
             service_name=service_name,
             issuer=source.string("JWT_ISSUER", "http://localhost:8001"),
             jwks_url=source.string("JWKS_URL", "http://127.0.0.1:8001/.well-known/jwks.json"),
-            redis_url=source.string("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            redis_url=source.redis_url("REDIS_URL", "redis://127.0.0.1:6379/0"),
             algorithms=algorithms,
             # At least a few seconds: tokens minted right after a logout-all carry an iat up to
             # one second ahead (see auth_service/sessions.py, Sessions.revoke_user), and hosts' clocks drift.
