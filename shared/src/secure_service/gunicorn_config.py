@@ -23,6 +23,11 @@ keepalive = 5
 # Tokens travel in a header; an oversized one must reach the app to get a JSON 401
 # instead of gunicorn's plain-text 400.
 limit_request_field_size = 131072
+# No control socket (gunicorn 25's, for gunicornc): nothing here uses it, it would be one
+# more way to change the workers at run time, and by default it lives in $HOME, which is
+# read-only in the containers (an error at every start) and shared by every stack a
+# developer runs with make dev.
+control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 logger_class = "secure_service.gunicorn_logging.JsonAccessLogger"
