@@ -4,14 +4,14 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# End-to-end backends: both when a Docker engine answers, else the local processes only.
-E2E_BACKEND ?= $(shell docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1 && echo local,compose || echo local)
+# End-to-end backends: all three when a Docker engine answers, else the local processes only.
+E2E_BACKEND ?= $(shell docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1 && echo local,compose,scaled || echo local)
 
 # Whether the composed stack runs here; if not, the commands below act on make dev's.
 COMPOSE_RUNS := docker compose ps --quiet 2>/dev/null | grep -q .
 DATA_DIR ?= var
 
-.PHONY: help install dev up down env test test-unit test-e2e lint format clean audit walkthrough bench auth-cli redis-cli logs
+.PHONY: help install dev up down up-scaled down-scaled env test test-unit test-e2e lint format clean audit walkthrough bench auth-cli redis-cli metrics logs
 .DEFAULT_GOAL := help
 
 ## This list: every target, from the ## comment above it.
@@ -38,6 +38,17 @@ up: .env
 down:
 	docker compose down
 
+SCALED_COMPOSE := docker compose -f docker-compose.yml -f compose.scale.yml
+
+## With Docker, scaled out: replicas behind HAProxy, Redis with Sentinel, the same ports (docs/operations.md).
+up-scaled: .env
+	$(SCALED_COMPOSE) up --build --detach --wait
+	@echo "scaled stack up behind the load balancer: console http://127.0.0.1:8000, auth :8001, users :8002, orders :8003"
+
+## Stop the scaled stack; its volumes are kept.
+down-scaled:
+	$(SCALED_COMPOSE) down
+
 ## A .env with generated secrets for docker compose (never overwrites an existing one).
 env: .env
 .env:
@@ -57,7 +68,7 @@ test: lint
 test-unit: install
 	$(BIN)/python -m pytest tests/unit
 
-## The end-to-end suite only, on E2E_BACKEND (local, compose, or local,compose).
+## The end-to-end suite only, on E2E_BACKEND (local, compose, scaled, or several: local,compose,scaled).
 test-e2e: install
 	@scripts/ensure-packages.sh wrk
 	E2E_BACKEND=$(E2E_BACKEND) $(BIN)/python -m pytest tests/e2e
@@ -104,6 +115,16 @@ redis-cli:
 		$(PYTHON) scripts/devstack.py redis-cli $(ARGS); \
 	fi
 
+## One service's Prometheus metrics, summed over its replicas, e.g. make metrics SERVICE=users_service.
+metrics:
+	@if $(COMPOSE_RUNS); then \
+		for container in $$(docker compose ps --quiet $(SERVICE)); do \
+			docker exec $$container python3 -c 'import os, urllib.request as u; print(u.urlopen("http://127.0.0.1:%s/metrics" % os.environ["PORT"], timeout=10).read().decode())'; \
+		done | $(PYTHON) scripts/sum_metrics.py; \
+	else \
+		$(PYTHON) scripts/devstack.py metrics $(SERVICE); \
+	fi
+
 ## One service's log lines (JSON), e.g. make logs SERVICE=users_service.
 logs:
 	@if $(COMPOSE_RUNS); then \
@@ -124,7 +145,8 @@ walkthrough: install
 
 ## What authentication costs per request: starts its own stack on free ports, prints a
 ## table with the targets, writes bench/results/{results.json,chart.png}. BENCH_ARGS=--quick
-## for a short smoke run; WEB_CONCURRENCY / GUNICORN_THREADS choose the gunicorn workers.
+## for a short smoke run; WEB_CONCURRENCY / GUNICORN_THREADS choose the gunicorn workers;
+## BENCH_ARGS=--scaled measures the scaled stack instead (1 vs 3 replicas; needs Docker).
 BENCH_ARGS ?=
 bench: install
 	@scripts/ensure-packages.sh wrk

@@ -2,9 +2,9 @@
 # CI only, for machines with a Docker engine but no image registry.
 #
 # Builds local stand-ins for the public base images the project uses (python, redis,
-# postgres) from a debootstrapped Debian bookworm, with this machine's proxy CA inside the
-# stand-ins (never in the project's own images), and prints the variables that point the
-# build arguments and image names at them. A user with a registry never runs this: the
+# postgres, haproxy) from a debootstrapped Debian bookworm, with this machine's proxy CA
+# inside the stand-ins (never in the project's own images), and prints the variables that
+# point the build arguments and image names at them. A user with a registry never runs this: the
 # defaults in docker-compose.yml are the real public images.
 #
 #   eval "$(.ci/build-standin-images.sh)"
@@ -59,10 +59,12 @@ build() {
 build "$PREFIX/python:3.11" python.Dockerfile
 build "$PREFIX/redis:7" redis.Dockerfile
 build "$PREFIX/postgres:15" postgres.Dockerfile
+build "$PREFIX/haproxy:2.6" haproxy.Dockerfile
 
 cat <<VARS
 export PYTHON_IMAGE=$PREFIX/python:3.11
 export REDIS_IMAGE=$PREFIX/redis:7
 export POSTGRES_IMAGE=$PREFIX/postgres:15
+export HAPROXY_IMAGE=$PREFIX/haproxy:2.6
 export IMAGE_PULL_POLICY=never
 VARS

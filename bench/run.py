@@ -20,7 +20,8 @@ production defaults but the sign-up limit), then measures in one run:
       exchanged tokens saves an order (``POST /orders``, one token against a fresh one each).
 
 Writes ``results.json`` and ``chart.png`` to the results folder and prints a table with
-each target and whether it is met; ``--check`` exits 1 when one is missed.
+each target and whether it is met; ``--check`` exits 1 when one is missed. ``--scaled``
+measures the scaled stack instead (bench/scaled.py), into ``scaled.json``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import flamegraphs, flows, inprocess, report, token_mix  # noqa: E402
+from bench import flamegraphs, flows, inprocess, report, scaled, token_mix  # noqa: E402
 from bench.wrk import LoadResult, run_wrk  # noqa: E402
 from secure_service.settings import Source, VerifierSettings  # noqa: E402
 from tests.e2e.stacks import CLIENT_ID, READY_TIMEOUT_SECONDS, LocalProcesses, Secrets  # noqa: E402 - the e2e suite's local stacks
@@ -359,6 +360,35 @@ def measure_compose(scratch: Path, *, quick: bool) -> dict[str, Any]:
         }
 
 
+def run_scaled(args: argparse.Namespace) -> int:
+    """The scaled mode alone: its own scaled stack, results in scaled.json."""
+    from tests.e2e.stacks import compose_stack
+
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-scaled-") as scratch,
+        compose_stack(Path(scratch), scaled=True) as stack,
+    ):
+        measured = scaled.measure_scaled(
+            stack,
+            Path(scratch),
+            rounds=2 if args.quick else args.rounds,
+            seconds=2 if args.quick else args.seconds,
+            connections=args.connections,
+            quick=args.quick,
+        )
+    results = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "settings": {"rounds": args.rounds, "seconds_per_round": args.seconds, "connections": args.connections},
+        "scaled": measured,
+    }
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "scaled.json").write_text(json.dumps(results, indent=2) + "\n")
+    scaled.print_scaled(measured)
+    report.say(f"wrote {args.results / 'scaled.json'}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results", help="folder for the results")
@@ -374,9 +404,16 @@ def main() -> int:
     parser.add_argument(
         "--compose", action="store_true", help="also time the composed stack's start and token flows (needs Docker)"
     )
+    parser.add_argument(
+        "--scaled",
+        action="store_true",
+        help="instead: the scaled stack with 1 and 3 users_service replicas, and revocation across replicas (Docker)",
+    )
     args = parser.parse_args()
     # A SIGTERM unwinds like an exception, so every stack started here is stopped.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
+    if args.scaled:
+        return run_scaled(args)
     if args.quick:
         args.rounds, args.seconds, args.cold_starts = 2, 2, 1
     calls = 200 if args.quick else 1000

@@ -9,9 +9,10 @@ Redis runs as docker compose runs it (deploy/redis/redis-server.sh): each servic
 as its own ACL user and gets only its own password. With REDIS_URL, every service uses
 that one URL, and least privilege in that Redis is for its owner to configure.
 
-Two helpers reach the stack it runs, as make's auth-cli and redis-cli do:
+Three helpers reach the stack it runs, as make's auth-cli, redis-cli and metrics do:
 ``devstack.py auth-cli keys rotate`` runs auth_service's command line with the environment
-auth_service gets here, and ``devstack.py redis-cli …`` runs redis-cli as the operator.
+auth_service gets here, ``devstack.py redis-cli …`` runs redis-cli as the operator, and
+``devstack.py metrics users_service`` prints a service's /metrics.
 
 Environment (all optional): DATA_DIR, AUTH_PORT, USERS_PORT, ORDERS_PORT, REDIS_PORT,
 REDIS_URL, ADMIN_USERNAME, ADMIN_PASSWORD, the Redis passwords of REDIS_PASSWORDS, and any
@@ -366,8 +367,21 @@ def redis_cli(args: Sequence[str]) -> int:
     return subprocess.call(["redis-cli", "-p", port, *args], env=env)
 
 
+def metrics(args: Sequence[str]) -> int:
+    """One service's /metrics on make dev's stack (its port as make dev chose it)."""
+    names = {service.name: service for service in stack_services()}
+    if len(args) != 1 or args[0] not in names:
+        say(f"name one service: {' '.join(names)}")
+        return 2
+    service = names[args[0]]
+    port = int(os.environ.get(service.port_variable) or service.port)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        sys.stdout.write(response.read().decode())
+    return 0
+
+
 if __name__ == "__main__":
-    helpers = {"auth-cli": auth_cli, "redis-cli": redis_cli}
+    helpers = {"auth-cli": auth_cli, "redis-cli": redis_cli, "metrics": metrics}
     if sys.argv[1:2] and sys.argv[1] in helpers:
         sys.exit(helpers[sys.argv[1]](sys.argv[2:]))
     sys.exit(main())

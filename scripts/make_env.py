@@ -21,13 +21,16 @@ from devstack import (
 
 #: The admin's password, the services' OAuth client secrets, PostgreSQL's superuser and one
 #: login per service with a database, then Redis: the operator's account and one ACL user
-#: per service (deploy/redis/redis-server.sh).
+#: per service (deploy/redis/redis-server.sh), and the accounts replication and the
+#: sentinels log in with (compose.scale.yml).
 GENERATED = (
     "ADMIN_PASSWORD",
     *CLIENT_SECRETS,
     "POSTGRES_PASSWORD",
     *(service.db_password for service in stack_services() if service.db_password),
     *REDIS_PASSWORDS,
+    "REDIS_REPLICATION_PASSWORD",
+    "REDIS_SENTINEL_PASSWORD",
 )
 
 

@@ -204,16 +204,24 @@ class ReplicatedRedis:
             )
         wait_for_redis(port, b"-NOAUTH", self.processes[port])
 
-    def start_node(self, port: int, *, replica_of: int | None = None) -> None:
+    def start_node(self, port: int, *, initial_primary: int | None = None) -> None:
+        """A node as compose.scale.yml starts one: it asks the sentinels for the primary first."""
         args = ["--bind", "127.0.0.1", "--port", str(port), "--dir", str(self.directory / str(port))]
-        if replica_of is not None:
-            args += ["--replicaof", "127.0.0.1", str(replica_of)]
-        self._start(port, "redis-server.sh", args, {})
+        env = {
+            "REDIS_SENTINELS": " ".join(f"127.0.0.1:{sentinel}" for sentinel in self.sentinel_ports),
+            "REDIS_ANNOUNCE_ADDRESS": f"127.0.0.1 {port}",
+            **({"REDIS_INITIAL_PRIMARY": f"127.0.0.1 {initial_primary}"} if initial_primary else {}),
+        }
+        self._start(port, "redis-server.sh", args, env)
+
+    def role(self, port: int) -> str:
+        """What a node is now: "master" or "slave"."""
+        return str(self.node(port).info("replication")["role"])
 
     def start(self) -> ReplicatedRedis:
         primary, replica = self.node_ports
         self.start_node(primary)
-        self.start_node(replica, replica_of=primary)
+        self.start_node(replica, initial_primary=primary)
         for port in self.sentinel_ports:
             env = {
                 "REDIS_PRIMARY_HOST": "127.0.0.1",

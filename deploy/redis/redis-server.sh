@@ -9,7 +9,11 @@
 # Replicated (compose.scale.yml, deploy/k8s): REDIS_REPLICATION_PASSWORD and
 # REDIS_SENTINEL_PASSWORD add the accounts a replica and the sentinels log in with, and
 # every node, primary or not, replicates with the first (so any node can be promoted or
-# demoted by the sentinels); start a replica with --replicaof <primary host> <port>.
+# demoted by the sentinels). With REDIS_SENTINELS ("host:port host:port …") a node first
+# asks the sentinels which node is the primary (REDIS_PRIMARY_NAME, default jwt-stack) and
+# starts as its replica, unless that is itself (REDIS_ANNOUNCE_ADDRESS: "host port", as the
+# sentinels name it); when no sentinel answers (the first start), it replicates
+# REDIS_INITIAL_PRIMARY ("host port"), or starts as the primary if that is unset.
 #
 # Options after the script name (where it listens and keeps its files: --bind, --port,
 # --dir) are passed on and override the configuration below. REDIS_SERVER names the
@@ -87,6 +91,39 @@ verifier="+ping +mget +zrange +subscribe $client_setinfo"
 rate_limiter="+evalsha +script|load +lindex +lpush +ltrim +expire"
 session_records="~session:* ~sessions:*"
 session_commands="+hset +hmget +expire +zadd +zrange +zrem +zremrangebyscore"
+
+# A node restarted after a failover must follow the primary the sentinels elected, not
+# the role it was first given: as a second primary it would take no client (they ask the
+# sentinels) and leave the real one without the replica its revocations wait for.
+if [ -n "${REDIS_SENTINELS:-}" ]; then
+    [ -n "${REDIS_ANNOUNCE_ADDRESS:-}" ] || die "REDIS_ANNOUNCE_ADDRESS is required with REDIS_SENTINELS"
+    primary=""
+    for sentinel in $REDIS_SENTINELS; do
+        # A sentinel that is not up yet must not hold the start for long.
+        primary=$(REDISCLI_AUTH=$REDIS_SENTINEL_PASSWORD timeout 2 redis-cli --no-auth-warning --user sentinel \
+            -h "${sentinel%:*}" -p "${sentinel##*:}" --raw SENTINEL GET-MASTER-ADDR-BY-NAME "${REDIS_PRIMARY_NAME:-jwt-stack}" \
+            2>/dev/null | tr '\n' ' ') || primary=""
+        case $primary in
+            *[0-9]" ") break ;;  # "host port "
+            *) primary="" ;;
+        esac
+    done
+    [ -n "$primary" ] || primary=${REDIS_INITIAL_PRIMARY:-}
+    set -- $primary -- "$@"
+    if [ "$1" != -- ]; then
+        primary_host=$1 primary_port=$2
+        shift 2
+    else
+        primary_host=""
+    fi
+    shift  # the --
+    role="the primary"
+    if [ -n "$primary_host" ] && [ "$primary_host $primary_port" != "$REDIS_ANNOUNCE_ADDRESS" ]; then
+        set -- "$@" --replicaof "$primary_host" "$primary_port"
+        role="a replica of $primary_host:$primary_port"
+    fi
+    echo "redis-server.sh: starting as $role" >&2
+fi
 
 exec "$server" - "$@" <<CONFIG
 # AOF with an fsync per write: a revocation acknowledged to a client survives a crash or

@@ -1,9 +1,10 @@
-"""The stack under test, started one of two ways, and what a test may do with it.
+"""The stack under test, started one of three ways, and what a test may do with it.
 
 The backends behind ``E2E_BACKEND`` (see conftest.py): ``local_stack`` runs the local
 processes of ``make dev`` with a fresh data directory and free ports; ``compose_stack``
-builds and starts docker-compose.yml through testcontainers. The bench starts its stacks
-with the same code.
+builds and starts docker-compose.yml through testcontainers, and with ``scaled`` adds
+compose.scale.yml (replicas behind HAProxy, Redis with Sentinel). The bench starts its
+stacks with the same code.
 """
 
 from __future__ import annotations
@@ -50,7 +51,15 @@ STACK_SETTINGS = {
     "REFRESH_MARGIN_SECONDS": str(BROWSER_REFRESH_MARGIN_SECONDS),
     **{name: str(value) for name, value in KEY_TIMINGS.items()},
 }
-BACKENDS = ("local", "compose")
+BACKENDS = ("local", "compose", "scaled")
+#: The files of each composed backend.
+COMPOSE_FILES = {"compose": ("docker-compose.yml",), "scaled": ("docker-compose.yml", "compose.scale.yml")}
+#: The scaled stack's Redis nodes: "redis" in a test means both (Redis down: no primary
+#: and no replica to promote), as the single stack's one.
+REDIS_NODES = ("redis", "redis-replica")
+#: The scaled stack's Redis primary name (as the sentinels monitor it) and sentinels.
+PRIMARY_NAME = "jwt-stack"
+SENTINELS = ("sentinel-1", "sentinel-2", "sentinel-3")
 #: The Redis passwords compose requires (deploy/redis/redis-server.sh): the operator's, then each service's.
 REDIS_PASSWORDS = {"default": "REDIS_PASSWORD", **{s.name: s.redis_password for s in stack_services()}}
 #: The services by the short names a Stack gives their URLs (auth, users, orders).
@@ -85,7 +94,7 @@ class Stack:
     #: Take one service (redis, auth_service, users_service…) down, and bring it back.
     stop_service: Callable[[str], None]
     start_service: Callable[[str], None]
-    #: "local" or "compose".
+    #: "local", "compose" or "scaled".
     backend: str
     #: The environment a service runs with (what it holds, were it compromised).
     service_environment: Callable[[str], dict[str, str]]
@@ -100,6 +109,8 @@ class Stack:
     container_command: Callable[[str, list[str]], tuple[int, str]] | None = None
     #: compose only: ``docker inspect`` of a service's container.
     inspect_container: Callable[[str], dict[str, Any]] | None = None
+    #: scaled only: its replicas and its replicated Redis.
+    scale: ScaledStack | None = None
 
     def keys(self) -> list[dict[str, Any]]:
         """``keys list --json``: every signing key and its state."""
@@ -110,6 +121,13 @@ class Stack:
         """The active signing key (kid, private key), read where the backend keeps it."""
         kid = next(key["kid"] for key in self.keys() if key["state"] == "active")
         return kid, serialization.load_pem_private_key(self.read_key_file(f"{kid}.pem"), password=None)
+
+    def metrics(self, service: str) -> str:
+        """``service``'s /metrics text; on the scaled stack every replica's, one after the other
+        (Prometheus scrapes each replica; a counter's sum over them is the service's)."""
+        if self.scale is None:
+            return requests.get(f"{getattr(self, service.removesuffix('_service'))}/metrics", timeout=10).text
+        return "\n".join(self.scale.fetch(container, "/metrics")[1] for container in self.scale.replicas(service))
 
     def sign(self, claims: dict[str, Any], headers: dict[str, Any] | None = None) -> str:
         """A token signed with the stack's real key, for claims the issuer would never mint."""
@@ -306,16 +324,114 @@ def local_stack(scratch: Path) -> Iterator[Stack]:
         processes.stop()
 
 
+#: A GET to the service in the same container (its port is the image's PORT), with an
+#: optional bearer token: prints the status, then the body.
+_FETCH_INSIDE = """
+import os, sys, urllib.error, urllib.request
+headers = {"Authorization": "Bearer " + sys.argv[2]} if len(sys.argv) > 2 else {}
+request = urllib.request.Request(f"http://127.0.0.1:{os.environ['PORT']}{sys.argv[1]}", headers=headers)
+try:
+    response = urllib.request.urlopen(request, timeout=10)
+except urllib.error.HTTPError as refused:
+    response = refused
+print(response.status)
+sys.stdout.write(response.read().decode())
+"""
+
+
+class ScaledStack:
+    """What a test does to the scaled stack's containers: find, kill and start replicas, and
+    see which Redis node is the primary. Commands go to the containers, never to their
+    private addresses (tests reach the stack only through its ports on 127.0.0.1)."""
+
+    def __init__(self, compose: list[str], subnet_prefix: str):
+        self._compose = compose
+        #: The nodes' fixed addresses (compose.scale.yml): how the sentinels name them.
+        self._nodes = {f"{subnet_prefix}.10": "redis", f"{subnet_prefix}.11": "redis-replica"}
+
+    def _run(self, *argv: str) -> str:
+        result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv[:4])}…: {result.stderr[-2000:]}")
+        return result.stdout
+
+    def replicas(self, service: str) -> list[str]:
+        """The running containers of ``service``, by id."""
+        return self._run(*self._compose, "ps", "--quiet", service).split()
+
+    def container_command(self, container: str, command: list[str]) -> tuple[int, str]:
+        result = subprocess.run(["docker", "exec", container, *command], capture_output=True, text=True, timeout=60)
+        return result.returncode, (result.stdout + result.stderr).strip()
+
+    def logs(self, container: str) -> str:
+        result = subprocess.run(["docker", "logs", container], capture_output=True, text=True, timeout=60)
+        return result.stdout + result.stderr
+
+    def fetch(self, container: str, path: str, token: str | None = None) -> tuple[int, str]:
+        """GET ``path`` from one replica, inside its own container (the balancer would pick
+        any): its status and body."""
+        argv = ["python3", "-c", _FETCH_INSIDE, path, *([token] if token else [])]
+        code, output = self.container_command(container, argv)
+        assert code == 0, output
+        status, _, body = output.partition("\n")
+        return int(status), body
+
+    def kill(self, container: str) -> None:
+        """SIGKILL, as a machine that is lost: no shutdown, no goodbye to the load balancer."""
+        self._run("docker", "kill", container)
+
+    def start(self, container: str) -> None:
+        self._run("docker", "start", container)
+
+    def sentinel(self, *args: str) -> str:
+        """One sentinel's answer (as the operator), from the first that answers."""
+        for name in SENTINELS:
+            code, output = self.container_command(self.replicas(name)[0], ["redis-cli", "-p", "26379", *args])
+            if code == 0 and output:
+                return output
+        raise RuntimeError("no sentinel answers")
+
+    def primary(self) -> str:
+        """The Redis node the sentinels name as primary: "redis" or "redis-replica"."""
+        address = self.sentinel("SENTINEL", "GET-MASTER-ADDR-BY-NAME", PRIMARY_NAME).split()[0]
+        return self._nodes[address]
+
+    def in_sync(self, node: str) -> bool:
+        """Whether ``node`` is a replica of the primary with its replication link up."""
+        code, info = self.container_command(self.replicas(node)[0], ["redis-cli", "INFO", "replication"])
+        return code == 0 and "role:slave" in info and "master_link_status:up" in info
+
+    def wait_healthy(self) -> None:
+        """Until every container is up and healthy again (compose's own wait)."""
+        self._run(*self._compose, "up", "--detach", "--wait")
+
+    def scale_to(self, service: str, replicas: int) -> None:
+        """``replicas`` containers of ``service``, healthy (the others are left as they are)."""
+        self._run(*self._compose, "up", "--detach", "--wait", "--no-recreate", "--scale", f"{service}={replicas}")
+
+
 @contextmanager
-def compose_stack(scratch: Path) -> Iterator[Stack]:
-    """The composed stack; its env file goes into ``scratch``."""
+def compose_stack(scratch: Path, *, scaled: bool = False) -> Iterator[Stack]:
+    """The composed stack (``scaled``: with compose.scale.yml); its env file goes into ``scratch``."""
     from testcontainers.compose import DockerCompose
 
     keys = Secrets.generate()
     ports = {name: free_port() for name in SHORT_NAMES}
     env_file = scratch / "e2e.env"
+    files = COMPOSE_FILES["scaled" if scaled else "compose"]
+    # A subnet of its own: the scaled stack's Redis nodes and sentinels have fixed addresses.
+    subnet_prefix = f"10.213.{secrets.randbelow(150) + 100}"
     settings = {
         "COMPOSE_PROJECT_NAME": f"jwt-stack-e2e-{secrets.token_hex(3)}",
+        **(
+            {
+                "SCALE_SUBNET_PREFIX": subnet_prefix,
+                "REDIS_REPLICATION_PASSWORD": secrets.token_urlsafe(18),
+                "REDIS_SENTINEL_PASSWORD": secrets.token_urlsafe(18),
+            }
+            if scaled
+            else {}
+        ),
         **{s.port_variable: ports[short_name(s)] for s in stack_services()},
         "ADMIN_USERNAME": ADMIN_USERNAME,
         "ADMIN_PASSWORD": keys.admin_password,
@@ -335,19 +451,22 @@ def compose_stack(scratch: Path) -> Iterator[Stack]:
     }
     # Single quotes: compose takes the value literally (JSON, spaces).
     env_file.write_text("".join(f"{name}='{value}'\n" for name, value in settings.items()))
-    compose = DockerCompose(ROOT, compose_file_name="docker-compose.yml", build=True, wait=True, env_file=str(env_file))
+    compose = DockerCompose(ROOT, compose_file_name=list(files), build=True, wait=True, env_file=str(env_file))
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
 
     def compose_command(*args: str) -> None:
         subprocess.run([*compose.compose_command_property, *args], cwd=ROOT, check=True, capture_output=True)
 
-    def restart(services: list[str]) -> None:
-        compose_command("restart", *services)
+    def services(names: list[str]) -> list[str]:
+        return [node for name in names for node in (REDIS_NODES if scaled and name == "redis" else [name])]
+
+    def restart(names: list[str]) -> None:
+        compose_command("restart", *services(names))
         compose_command("up", "--detach", "--wait")  # returns once every service is healthy again
         wait_ready(list(urls.values()), lambda: True, lambda: compose.get_logs()[0][-4000:])
 
     def start_service(name: str) -> None:
-        compose_command("start", name)
+        compose_command("start", *services([name]))
         compose_command("up", "--detach", "--wait")
 
     def read_key_file(name: str) -> bytes:
@@ -399,18 +518,20 @@ def compose_stack(scratch: Path) -> Iterator[Stack]:
             auth_cli=auth_cli,
             logs=lambda: compose.get_logs()[0],
             restart=restart,
-            stop_service=lambda name: compose_command("stop", name),
+            stop_service=lambda name: compose_command("stop", *services([name])),
             start_service=start_service,
-            backend="compose",
+            backend="scaled" if scaled else "compose",
             service_environment=service_environment,
             redis_command=redis_command,
             reader_environment={
                 "COMPOSE_PROJECT_NAME": str(settings["COMPOSE_PROJECT_NAME"]),
+                "COMPOSE_FILE": os.pathsep.join(files),
                 "COMPOSE_ENV_FILES": str(env_file),
                 "DEV_CLIENT_SECRET": keys.dev_client_secret,
             },
             container_command=container_command,
             inspect_container=inspect_container,
+            scale=ScaledStack(compose.compose_command_property, subnet_prefix) if scaled else None,
         )
     finally:
         compose.stop()

@@ -144,6 +144,11 @@ def test_redis_never_evicts(stack: Stack) -> None:
 @pytest.mark.compose_only
 @pytest.mark.parametrize("service", ["redis", "postgres", *SERVICES])
 def test_every_container_runs_unprivileged_on_a_read_only_root(stack: Stack, service: str) -> None:
+    assert_runs_unprivileged_on_a_read_only_root(stack, service)
+
+
+def assert_runs_unprivileged_on_a_read_only_root(stack: Stack, service: str) -> None:
+    """``service``'s container: no capability, no privilege, not root, nothing writable but /tmp."""
     assert stack.inspect_container is not None and stack.container_command is not None
     host = stack.inspect_container(service)["HostConfig"]
     assert host["ReadonlyRootfs"] is True

@@ -8,8 +8,6 @@ import sys
 import time
 import uuid
 
-import requests
-
 from tests.e2e.client import Client, bearer
 from tests.e2e.stacks import ROOT, Stack
 from tests.support import stack_services, with_broken_signature
@@ -28,24 +26,18 @@ def counter(text: str, name: str, **labels: str) -> float:
     return total
 
 
-def test_metrics_add_up_across_gunicorn_workers(client: Client, stack: Stack) -> None:
+def test_metrics_add_up_across_gunicorn_workers_and_replicas(client: Client, stack: Stack) -> None:
     user, tokens = client.new_user()
     bad = with_broken_signature(tokens["access_token"])
-    metrics_url = f"{stack.users}/metrics"
-    before = counter(requests.get(metrics_url, timeout=10).text, "auth_token_rejections_total", reason="bad_signature")
-    for _ in range(6):  # spread over the workers
+    before = counter(stack.metrics("users_service"), "auth_token_rejections_total", reason="bad_signature")
+    for _ in range(6):  # spread over the workers (and the replicas)
         assert client.me(bad).status_code == 401
-    text = requests.get(metrics_url, timeout=10).text
+    text = stack.metrics("users_service")
     assert counter(text, "auth_token_rejections_total", reason="bad_signature") == before + 6
     assert counter(text, "http_requests_total", endpoint="/users/me", status="401") >= 6
-    auth_metrics = f"{stack.auth}/metrics"
-    failures = counter(
-        requests.get(auth_metrics, timeout=10).text, "auth_login_failures_total", reason="invalid_credentials"
-    )
+    failures = counter(stack.metrics("auth_service"), "auth_login_failures_total", reason="invalid_credentials")
     client.http.post(f"{stack.auth}/auth/login", json={"username": user["username"], "password": "not it!"})
-    after = counter(
-        requests.get(auth_metrics, timeout=10).text, "auth_login_failures_total", reason="invalid_credentials"
-    )
+    after = counter(stack.metrics("auth_service"), "auth_login_failures_total", reason="invalid_credentials")
     assert after == failures + 1
 
 

@@ -16,12 +16,16 @@ from tests.support import load_every_service_setting, load_script, stack_service
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = tuple(s.name for s in stack_services())
 REDIS_SERVICE_PASSWORDS = {s.name: s.redis_password for s in stack_services()}
-#: What compose refuses to start without: exactly the secrets `make env` generates.
+#: What compose refuses to start without: exactly the secrets `make env` generates; the
+#: scaled stack's own two only with compose.scale.yml.
 REQUIRED = tuple(load_script("make_env").GENERATED)
+SCALED_ONLY = ("REDIS_REPLICATION_PASSWORD", "REDIS_SENTINEL_PASSWORD")
+BASE = ("docker-compose.yml",)
+SCALED = ("docker-compose.yml", "compose.scale.yml")
 REDIS_SCRIPT = "deploy/redis/redis-server.sh"
 
 
-def compose_config(**env: str) -> subprocess.CompletedProcess[str]:
+def compose_config(files: tuple[str, ...] = BASE, **env: str) -> subprocess.CompletedProcess[str]:
     if (
         shutil.which("docker") is None
         or subprocess.run(["docker", "compose", "version"], capture_output=True).returncode
@@ -29,7 +33,7 @@ def compose_config(**env: str) -> subprocess.CompletedProcess[str]:
         pytest.skip("the docker compose CLI plugin is not installed here (CI installs it)")
     clean = {k: v for k, v in os.environ.items() if k not in REQUIRED and not k.endswith("_IMAGE")}
     return subprocess.run(
-        ["docker", "compose", "--env-file", os.devnull, "-f", "docker-compose.yml", "config", "--format", "json"],
+        ["docker", "compose", "--env-file", os.devnull, *(f"-f{file}" for file in files), "config", "--format", "json"],
         cwd=ROOT,
         env={**clean, **env},
         capture_output=True,
@@ -49,11 +53,50 @@ def config() -> dict[str, Any]:
     return dict(json.loads(result.stdout))
 
 
+@pytest.fixture(scope="module")
+def scaled_config() -> dict[str, Any]:
+    result = compose_config(SCALED, **{name: secret(name) for name in REQUIRED})
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
 @pytest.mark.parametrize("missing", REQUIRED)
 def test_every_required_secret_must_be_set(missing: str) -> None:
-    result = compose_config(**{name: "x" for name in REQUIRED if name != missing})
+    result = compose_config(SCALED if missing in SCALED_ONLY else BASE, **{n: "x" for n in REQUIRED if n != missing})
     assert result.returncode != 0
     assert missing in result.stderr
+
+
+def test_the_single_stack_needs_no_replication_secret() -> None:
+    assert compose_config(**{name: "x" for name in REQUIRED if name not in SCALED_ONLY}).returncode == 0
+
+
+def test_the_scaled_stack_publishes_only_the_load_balancer_on_the_same_ports(
+    config: dict[str, Any], scaled_config: dict[str, Any]
+) -> None:
+    published = {name: svc["ports"] for name, svc in scaled_config["services"].items() if svc.get("ports")}
+    assert set(published) == {"lb"}
+    single = sorted(port["published"] for svc in config["services"].values() for port in svc.get("ports", []))
+    assert sorted(port["published"] for port in published["lb"]) == single
+    assert {port["host_ip"] for port in published["lb"]} == {"127.0.0.1"}
+
+
+def test_the_scaled_stacks_redis_and_sentinels_live_on_the_internal_network_only(
+    scaled_config: dict[str, Any],
+) -> None:
+    for name in ("redis", "redis-replica", "sentinel-1", "sentinel-2", "sentinel-3", "postgres"):
+        assert set(scaled_config["services"][name]["networks"]) == {"backend"}, name
+
+
+def test_every_scaled_service_finds_redis_through_the_sentinels_as_its_own_user(
+    scaled_config: dict[str, Any],
+) -> None:
+    for name, variable in REDIS_SERVICE_PASSWORDS.items():
+        url = scaled_config["services"][name]["environment"]["REDIS_URL"]
+        assert url == (
+            f"redis+sentinel://{name}:{secret(variable)}@sentinel-1:26379,sentinel-2:26379,sentinel-3:26379/jwt-stack"
+        )
+    assert scaled_config["services"]["auth_service"]["environment"]["REVOCATION_MIN_REPLICAS"] == "1"
 
 
 def test_only_the_three_services_are_published_on_loopback(config: dict[str, Any]) -> None:

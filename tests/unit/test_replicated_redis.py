@@ -78,6 +78,16 @@ def test_a_service_follows_a_failover_without_a_restart(cluster: ReplicatedRedis
     cluster.wait_until(reads_and_writes, "the client never reached the new primary")
 
 
+def test_a_node_restarted_after_a_failover_comes_back_as_the_new_primarys_replica(cluster: ReplicatedRedis) -> None:
+    first_primary = cluster.kill_primary()
+    cluster.wait_until(lambda: cluster.primary_port() != first_primary, "the sentinels never promoted the replica")
+    cluster.start_node(first_primary)  # with no --replicaof: its first role was the primary
+    # It asked the sentinels before starting, so it is a replica from its first moment, not
+    # a second primary waiting for the sentinels to demote it.
+    assert cluster.role(first_primary) == "slave"
+    cluster.wait_until(lambda: cluster.replicas_in_sync() == 1, "the old primary never caught up")
+
+
 def test_a_revocation_is_answered_only_once_a_replica_holds_it(cluster: ReplicatedRedis) -> None:
     sessions = sessions_on(cluster)
     jti = revoke(sessions)
@@ -150,7 +160,13 @@ def test_the_sentinels_tell_a_service_where_the_primary_is_and_nothing_more(clus
     password = cluster.passwords["REDIS_USERS_SERVICE_PASSWORD"]
     sentinel = redis.Redis(port=cluster.sentinel_ports[0], username="users_service", password=password)
     assert int(sentinel.sentinel_get_master_addr_by_name("jwt-stack")[1]) == cluster.primary_port()
-    for command in (("SENTINEL", "FAILOVER", "jwt-stack"), ("SENTINEL", "SET", "jwt-stack", "quorum", "1")):
+    for command in (
+        ("SENTINEL", "FAILOVER", "jwt-stack"),
+        ("SENTINEL", "SET", "jwt-stack", "quorum", "1"),
+        ("SENTINEL", "MONITOR", "elsewhere", "127.0.0.1", "1", "1"),
+        ("SENTINEL", "REMOVE", "jwt-stack"),
+        ("SENTINEL", "CONFIG", "GET", "*"),
+    ):
         with pytest.raises(redis.exceptions.NoPermissionError):
             sentinel.execute_command(*command)
 
