@@ -275,10 +275,10 @@ def test_killing_the_redis_primary_under_load_accepts_no_revoked_token(
     # Every token revoked before the kill, and every logout acknowledged during it, stays
     # refused by every replica: no revocation was lost.
     lost = {
-        token[-8:]: answers
+        token[-8:]: seen
         for token in [*revoked, *acknowledged]
-        for answers in [answers_of_every_replica(scale, token)]
-        if set(answers.values()) != {401}
+        for seen in [answers_of_every_replica(scale, token)]
+        if set(seen.values()) != {401}
     }
     figures["revocations_lost"] = len(lost)
     OUTPUT.mkdir(exist_ok=True)

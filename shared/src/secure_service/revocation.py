@@ -125,11 +125,10 @@ def redis_client(
 ) -> redis.Redis:
     """A Redis client that fails fast instead of hanging a request.
 
-    ``socket_timeout`` is longer only for a client whose commands block by design (WAIT).
-
     A ``redis+sentinel://`` URL gives a client of the primary the sentinels name, which
     asks them again after a failover: its connections follow the new primary without a
-    restart (redis-py's SentinelConnectionPool).
+    restart (redis-py's SentinelConnectionPool). ``socket_timeout`` is longer only for a
+    client whose commands block by design (WAIT).
     """
     options: dict[str, Any] = {
         "socket_timeout": socket_timeout,
