@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -225,3 +226,15 @@ def test_every_service_listens_where_the_one_list_says(config: dict[str, Any]) -
     for name in ("auth_service", "users_service", "orders_service"):
         assert declared[f"{name.upper()}_PUBLIC_URL"].default == f"http://localhost:{port[name]}"
     assert declared["AUTH_SERVICE_URL"].default == f"http://127.0.0.1:{port['auth_service']}"
+
+
+def test_the_load_balancer_refuses_bodies_at_the_services_own_limit() -> None:
+    # HAProxy answers an oversized body itself (deploy/haproxy/haproxy.cfg); its bound must
+    # stay the services' MAX_BODY_BYTES, or it would refuse what they accept, or let through
+    # what they refuse before reading.
+    from secure_service.service_app import MAX_BODY_BYTES
+
+    config = (ROOT / "deploy" / "haproxy" / "haproxy.cfg").read_text()
+    (bound,) = re.findall(r"req\.hdr_val\(content-length\) gt (\d+)", config)
+    assert int(bound) == MAX_BODY_BYTES
+    assert f"larger than {MAX_BODY_BYTES // 1024} KiB" in config
