@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import jwt
 import requests
 from cryptography.hazmat.primitives import serialization
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support import free_port, load_script, short_name, stack_services
 
@@ -60,6 +61,12 @@ REDIS_NODES = ("redis", "redis-replica")
 #: The scaled stack's Redis primary name (as the sentinels monitor it) and sentinels.
 PRIMARY_NAME = "jwt-stack"
 SENTINELS = ("sentinel-1", "sentinel-2", "sentinel-3")
+#: The scaled stack's replicated services, each a backend of the load balancer, and where
+#: the balancer's metrics are served (deploy/haproxy/haproxy.cfg; not published).
+REPLICATED_SERVICES = tuple(s.name for s in stack_services())
+LOAD_BALANCER_METRICS = "http://lb:8404/metrics"
+#: Compose's health check and HAProxy's (every second, after a DNS refresh) agree within.
+BALANCED_WITHIN_SECONDS = 30
 #: The Redis passwords compose requires (deploy/redis/redis-server.sh): the operator's, then each service's.
 REDIS_PASSWORDS = {"default": "REDIS_PASSWORD", **{s.name: s.redis_password for s in stack_services()}}
 #: The services by the short names a Stack gives their URLs (auth, users, orders).
@@ -324,12 +331,13 @@ def local_stack(scratch: Path) -> Iterator[Stack]:
         processes.stop()
 
 
-#: A GET to the service in the same container (its port is the image's PORT), with an
-#: optional bearer token: prints the status, then the body.
+#: A GET from inside a container, to a path of its own service (its port is the image's
+#: PORT) or to a URL, with an optional bearer token: prints the status, then the body.
 _FETCH_INSIDE = """
 import os, sys, urllib.error, urllib.request
 headers = {"Authorization": "Bearer " + sys.argv[2]} if len(sys.argv) > 2 else {}
-request = urllib.request.Request(f"http://127.0.0.1:{os.environ['PORT']}{sys.argv[1]}", headers=headers)
+url = sys.argv[1] if "://" in sys.argv[1] else f"http://127.0.0.1:{os.environ['PORT']}{sys.argv[1]}"
+request = urllib.request.Request(url, headers=headers)
 try:
     response = urllib.request.urlopen(request, timeout=10)
 except urllib.error.HTTPError as refused:
@@ -369,7 +377,7 @@ class ScaledStack:
 
     def fetch(self, container: str, path: str, token: str | None = None) -> tuple[int, str]:
         """GET ``path`` from one replica, inside its own container (the balancer would pick
-        any): its status and body."""
+        any), or a URL of the stack's networks from there: its status and body."""
         argv = ["python3", "-c", _FETCH_INSIDE, path, *([token] if token else [])]
         code, output = self.container_command(container, argv)
         assert code == 0, output
@@ -401,13 +409,47 @@ class ScaledStack:
         code, info = self.container_command(self.replicas(node)[0], ["redis-cli", "INFO", "replication"])
         return code == 0 and "role:slave" in info and "master_link_status:up" in info
 
+    def balanced(self) -> dict[str, int]:
+        """How many replicas of each service the load balancer sends requests to: its own
+        haproxy_server_status metric (deploy/haproxy/haproxy.cfg), read from a container on
+        the stack's network."""
+        status, metrics = self.fetch(self.replicas("users_service")[0], LOAD_BALANCER_METRICS)
+        assert status == 200, metrics
+        up = dict.fromkeys(REPLICATED_SERVICES, 0)
+        for family in text_string_to_metric_families(metrics):
+            if family.name == "haproxy_server_status":
+                for sample in family.samples:
+                    if sample.labels["state"] == "UP" and sample.value == 1:
+                        up[sample.labels["proxy"]] += 1
+        return up
+
+    def running(self) -> dict[str, int]:
+        """How many containers of each service are running."""
+        return {service: len(self.replicas(service)) for service in REPLICATED_SERVICES}
+
+    def wait_balanced(self) -> None:
+        """Until the load balancer sends requests to every running replica. Compose calls a
+        container healthy on its own check; HAProxy takes it back on its own, up to a check
+        interval and a DNS refresh later, and until then sends its share to the others."""
+        deadline = time.monotonic() + BALANCED_WITHIN_SECONDS
+        while (balanced := self.balanced()) != (running := self.running()):
+            if time.monotonic() > deadline:
+                # Its log says why (a replica's failed checks, a DNS change), and holds no request.
+                why = self.logs(self.replicas("lb")[0])[-3000:]
+                raise AssertionError(f"the load balancer sends to {balanced}, running: {running}\n{why}")
+            time.sleep(0.5)
+
     def wait_healthy(self) -> None:
-        """Until every container is up and healthy again (compose's own wait)."""
+        """Until every container is up and healthy again (compose's own wait), and the load
+        balancer sends requests to each."""
         self._run(*self._compose, "up", "--detach", "--wait")
+        self.wait_balanced()
 
     def scale_to(self, service: str, replicas: int) -> None:
-        """``replicas`` containers of ``service``, healthy (the others are left as they are)."""
+        """``replicas`` containers of ``service``, healthy and balanced (the others are left
+        as they are)."""
         self._run(*self._compose, "up", "--detach", "--wait", "--no-recreate", "--scale", f"{service}={replicas}")
+        self.wait_balanced()
 
 
 @contextmanager
@@ -460,14 +502,22 @@ def compose_stack(scratch: Path, *, scaled: bool = False) -> Iterator[Stack]:
     def services(names: list[str]) -> list[str]:
         return [node for name in names for node in (REDIS_NODES if scaled and name == "redis" else [name])]
 
+    scale = ScaledStack(compose.compose_command_property, subnet_prefix) if scaled else None
+
+    def wait_healthy() -> None:
+        if scale:
+            scale.wait_healthy()
+        else:
+            compose_command("up", "--detach", "--wait")  # returns once every service is healthy again
+
     def restart(names: list[str]) -> None:
         compose_command("restart", *services(names))
-        compose_command("up", "--detach", "--wait")  # returns once every service is healthy again
+        wait_healthy()
         wait_ready(list(urls.values()), lambda: True, lambda: compose.get_logs()[0][-4000:])
 
     def start_service(name: str) -> None:
         compose_command("start", *services([name]))
-        compose_command("up", "--detach", "--wait")
+        wait_healthy()
 
     def read_key_file(name: str) -> bytes:
         stdout, _stderr, code = compose.exec_in_container(["cat", f"/var/lib/auth_service/keys/{name}"], "auth_service")
@@ -506,6 +556,8 @@ def compose_stack(scratch: Path, *, scaled: bool = False) -> Iterator[Stack]:
     try:
         compose.start()
         wait_ready(list(urls.values()), lambda: True, lambda: compose.get_logs()[0][-4000:])
+        if scale:
+            scale.wait_balanced()
         yield Stack(
             auth=urls["auth"],
             users=urls["users"],
@@ -531,7 +583,7 @@ def compose_stack(scratch: Path, *, scaled: bool = False) -> Iterator[Stack]:
             },
             container_command=container_command,
             inspect_container=inspect_container,
-            scale=ScaledStack(compose.compose_command_property, subnet_prefix) if scaled else None,
+            scale=scale,
         )
     finally:
         compose.stop()

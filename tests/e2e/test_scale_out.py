@@ -64,6 +64,9 @@ def answers_of_every_replica(scale: ScaledStack, token: str) -> dict[str, int]:
 def test_requests_spread_over_every_replica(client: Client, stack: Stack, scale: ScaledStack) -> None:
     _user, tokens = client.new_user()
     access = tokens["access_token"]
+    # Every replica runs and, in the balancer's own view, takes requests.
+    scale.wait_balanced()
+    assert scale.running() == REPLICAS
     calls: dict[str, Callable[[str], requests.Response]] = {
         "auth_service": lambda rid: client.http.get(
             f"{stack.auth}/.well-known/jwks.json", headers={"X-Request-ID": rid}
