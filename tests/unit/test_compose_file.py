@@ -121,6 +121,13 @@ def test_only_auth_service_mounts_the_signing_keys(config: dict[str, Any]) -> No
         if volume.get("source") == "signing-keys"
     ]
     assert mounting == ["auth_service"]
+    # Its mount point is made in the image, so a fresh volume is the service's own (mode 700)
+    # and not root's; it is where the keys are read from.
+    auth = config["services"]["auth_service"]
+    (mount,) = [volume["target"] for volume in auth["volumes"] if volume.get("source") == "signing-keys"]
+    assert auth["build"]["args"]["STATE_DIR"] == auth["environment"]["KEYS_DIR"] == mount
+    others = [name for name in SERVICES if name != "auth_service"]
+    assert [name for name in others if "STATE_DIR" in config["services"][name]["build"]["args"]] == []
 
 
 def test_services_start_after_their_dependencies_are_healthy(config: dict[str, Any]) -> None:
@@ -219,7 +226,9 @@ def test_every_service_listens_where_the_one_list_says(config: dict[str, Any]) -
         gunicorn_conf = (ROOT / service.name / "gunicorn.conf.py").read_text()
         assert f"os.environ.get('PORT', '{service.port}')" in gunicorn_conf, service.name
         assert [p["target"] for p in config["services"][service.name]["ports"]] == [service.port]
-        assert config["services"][service.name]["build"]["dockerfile"] == f"{service.name}/Dockerfile"
+        build = config["services"][service.name]["build"]
+        assert build["dockerfile"] == "Dockerfile"
+        assert (build["args"]["SERVICE"], build["args"]["PORT"]) == (service.name, str(service.port))
     port = {service.name: service.port for service in stack_services()}
     assert declared["JWKS_URL"].default == f"http://127.0.0.1:{port['auth_service']}/.well-known/jwks.json"
     assert declared["USERS_SERVICE_URL"].default == f"http://127.0.0.1:{port['users_service']}"
