@@ -13,6 +13,10 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+#: The PostgreSQL advisory lock a service holds while it creates its tables (any constant,
+#: the same in every replica; each service has a database of its own).
+SCHEMA_LOCK_KEY = 0x6A777473
+
 
 def utc_isoformat(moment: datetime) -> str:
     """ISO 8601 in UTC with a ``Z``; SQLite hands back naive datetimes, which are UTC here."""
@@ -36,7 +40,14 @@ def init_database(app: Flask, db: SQLAlchemy, url: str) -> None:
     app.config.update(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=options)
     db.init_app(app)
     with app.app_context():
-        db.create_all()
+        with db.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Replicas start together on a fresh database, and two CREATE TABLEs of one
+                # table at once fail one of them (a unique violation in pg_type), which then
+                # crashes at start. One at a time, under a lock held until this transaction
+                # ends: the later ones find the tables and create nothing.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            db.metadata.create_all(connection)
         # Connections opened here must not be shared with forked gunicorn workers.
         db.engine.dispose()
 
